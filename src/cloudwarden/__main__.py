@@ -1,0 +1,3 @@
+from cloudwarden.cli.main import app
+
+app()

@@ -1,0 +1,1 @@
+"""The `cloudwarden` command: one module per command group, assembled in `main`."""

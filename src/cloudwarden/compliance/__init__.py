@@ -1,0 +1,1 @@
+"""Compliance: collect an inventory once, evaluate many pure checks, map results onto frameworks."""

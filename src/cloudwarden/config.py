@@ -1,0 +1,139 @@
+"""Typed settings. Precedence: environment variables > cloudwarden.toml > defaults.
+
+Environment variables are named CLOUDWARDEN_<SECTION>_<KEY> (for example CLOUDWARDEN_STORE_STATE_URL) or
+CLOUDWARDEN_<KEY> for top-level keys. The toml file is looked up at $CLOUDWARDEN_CONFIG, then
+./cloudwarden.toml. Sections add fields here as the product grows; keep every field typed and defaulted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from cloudwarden.errors import ConfigError
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("CLOUDWARDEN_HOME", Path.cwd() / ".cloudwarden"))
+
+
+@dataclass
+class StoreSettings:
+    state_url: str = ""  # SQLAlchemy URL; empty means sqlite:///<home>/state.db
+    lake_path: str = ""  # Parquet lake folder; empty means <home>/lake
+
+
+@dataclass
+class AwsSettings:
+    profile: str = ""
+    endpoint_url: str = ""  # point every client at moto_server or LocalStack
+    regions: list[str] = field(default_factory=list)  # empty: every enabled region
+    org_role: str = ""  # role name assumed in each member account of an Organization
+    max_workers: int = 16  # bounded concurrency of API calls per scan
+
+
+@dataclass
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    secret_key: str = ""  # session signing key; generated and kept in <home> when empty
+    max_body_bytes: int = 10 * 1024 * 1024
+
+
+@dataclass
+class AgentSettings:
+    server_url: str = ""
+    spool_path: str = ""  # empty means <home>/agent-spool
+    spool_max_bytes: int = 256 * 1024 * 1024
+    internal_cidrs: list[str] = field(
+        default_factory=lambda: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8"]
+    )
+
+
+@dataclass
+class Settings:
+    home: str = ""
+    log_level: str = "INFO"
+    store: StoreSettings = field(default_factory=StoreSettings)
+    aws: AwsSettings = field(default_factory=AwsSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    agent: AgentSettings = field(default_factory=AgentSettings)
+
+    @property
+    def home_path(self) -> Path:
+        return Path(self.home) if self.home else default_home()
+
+    @property
+    def state_url(self) -> str:
+        return self.store.state_url or f"sqlite:///{self.home_path / 'state.db'}"
+
+    @property
+    def lake_path(self) -> Path:
+        return Path(self.store.lake_path) if self.store.lake_path else self.home_path / "lake"
+
+
+def _coerce(value: str, typ: Any, name: str) -> Any:
+    try:
+        if typ is bool:
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(value)
+        if typ is int:
+            return int(value)
+        if typ is float:
+            return float(value)
+        if typ == list[str]:
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+    except ValueError as exc:
+        raise ConfigError(f"invalid value {value!r}", source=name) from exc
+
+
+def _apply(obj: Any, data: dict[str, Any], env_prefix: str, source: str) -> None:
+    hints = get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        typ = hints[f.name]
+        current = getattr(obj, f.name)
+        if dataclasses.is_dataclass(current):
+            section = data.get(f.name, {})
+            if not isinstance(section, dict):
+                raise ConfigError(f"[{f.name}] must be a table", source=source)
+            _apply(current, section, f"{env_prefix}{f.name.upper()}_", source)
+            continue
+        if f.name in data:
+            value = data[f.name]
+            if typ == list[str] and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                raise ConfigError(f"{f.name} must be a list of strings", source=source)
+            if typ in (int, float, str, bool) and not isinstance(value, typ):
+                raise ConfigError(f"{f.name} must be {typ.__name__}", source=source)
+            setattr(obj, f.name, value)
+        env_name = f"{env_prefix}{f.name.upper()}"
+        if env_name in os.environ:
+            setattr(obj, f.name, _coerce(os.environ[env_name], typ, env_name))
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Build settings from defaults, then the toml file, then the environment."""
+    if path is None:
+        env_path = os.environ.get("CLOUDWARDEN_CONFIG")
+        path = Path(env_path) if env_path else Path("cloudwarden.toml")
+        must_exist = bool(env_path)
+    else:
+        must_exist = True
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(str(exc), source=str(path)) from exc
+    elif must_exist:
+        raise ConfigError("configuration file not found", source=str(path))
+    settings = Settings()
+    _apply(settings, data, "CLOUDWARDEN_", str(path))
+    return settings

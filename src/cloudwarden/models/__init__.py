@@ -1,0 +1,1 @@
+"""Typed records shared across subsystems: API activity, host events, alerts."""

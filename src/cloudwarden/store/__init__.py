@@ -1,0 +1,1 @@
+"""Persistence: the state database (SQLAlchemy) and the event lake (Parquet + DuckDB)."""

@@ -1,0 +1,78 @@
+"""The state database: SQLite file by default, PostgreSQL by URL.
+
+Every subsystem declares its tables on the one `Base` below (in its own module) and imports that module
+from `cloudwarden.store.tables` so `create_all` sees every table. Schemas are created on open; the product
+is young enough that additive changes are all we make (new tables, new nullable columns).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from cloudwarden.errors import StoreError
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
+    cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
+    # WAL lets the dashboard read while an ingest writes; busy_timeout avoids spurious "database is locked".
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+class StateStore:
+    """Owns the engine and hands out sessions. One per process."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            parsed = make_url(url)
+        except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises several types for bad URLs
+            raise StoreError(f"invalid database URL: {exc}", source="store.state_url") from exc
+        if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.drivername in ("postgresql", "postgres"):
+            url = str(parsed.set(drivername="postgresql+psycopg"))
+        self.url = url
+        self.engine: Engine = create_engine(url, pool_pre_ping=True, future=True)
+        if parsed.get_backend_name() == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def create_schema(self) -> None:
+        import cloudwarden.store.tables  # noqa: F401  (registers every table on Base)
+
+        Base.metadata.create_all(self.engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: committed on success, rolled back on any error."""
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_store(url: str) -> StateStore:
+    store = StateStore(url)
+    store.create_schema()
+    return store
