@@ -24,14 +24,14 @@ class MotoServer:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, log_path: Path | None = None) -> MotoServer:
-        out = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115
+        out = open(log_path, "wb") if log_path else subprocess.DEVNULL
         exe = Path(sys.executable).with_name("moto_server")
         cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "moto.server"]
         self.proc = subprocess.Popen([*cmd, "-H", "127.0.0.1", "-p", str(self.port)], stdout=out, stderr=out)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1).read()  # noqa: S310 - loopback
+                urllib.request.urlopen(f"{self.url}/moto-api/", timeout=1).read()
                 return self
             except OSError:
                 time.sleep(0.1)
@@ -40,7 +40,7 @@ class MotoServer:
 
     def reset(self) -> None:
         req = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
-        urllib.request.urlopen(req, timeout=10).read()  # noqa: S310 - loopback
+        urllib.request.urlopen(req, timeout=10).read()
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

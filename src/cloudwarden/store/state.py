@@ -38,7 +38,7 @@ class StateStore:
     def __init__(self, url: str) -> None:
         try:
             parsed = make_url(url)
-        except Exception as exc:  # noqa: BLE001 - SQLAlchemy raises several types for bad URLs
+        except Exception as exc:
             raise StoreError(f"invalid database URL: {exc}", source="store.state_url") from exc
         if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)

@@ -31,8 +31,8 @@ from typing import Any
 from cloudwarden.compliance.inventory import GLOBAL, Inventory, NotCollected
 
 
-class Status(str, enum.Enum):
-    PASS = "PASS"
+class Status(enum.StrEnum):
+    PASS = "PASS"  # noqa: S105 - a status, not a password
     FAIL = "FAIL"
     NOT_EVALUATED = "NOT_EVALUATED"
     MANUAL = "MANUAL"
