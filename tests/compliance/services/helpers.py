@@ -1,0 +1,80 @@
+"""Run service collectors against moto_server through real boto3 clients, recording every API call."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from cloudwarden.compliance.collectors.base import CollectContext, RequestCounter, all_collectors
+from cloudwarden.compliance.inventory import GLOBAL, Inventory
+
+ACCOUNT = "123456789012"  # moto's default account
+
+# API operations whose IAM action name differs from "<service prefix>:<operation>".
+ACTION_ALIASES = {
+    "s3:ListBuckets": "s3:ListAllMyBuckets",
+    "s3:GetBucketEncryption": "s3:GetEncryptionConfiguration",
+    "s3:GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
+    "s3:GetObjectLockConfiguration": "s3:GetBucketObjectLockConfiguration",
+    "s3control:GetPublicAccessBlock": "s3:GetAccountPublicAccessBlock",
+    "logs:DescribeMetricFilters": "logs:DescribeMetricFilters",
+    "elbv2:DescribeLoadBalancers": "elasticloadbalancing:DescribeLoadBalancers",
+    "elbv2:DescribeLoadBalancerAttributes": "elasticloadbalancing:DescribeLoadBalancerAttributes",
+    "apigateway:GetRestApis": "apigateway:GET",
+    "apigateway:GetStages": "apigateway:GET",
+    "apigatewayv2:GetApis": "apigateway:GET",
+    "apigatewayv2:GetStages": "apigateway:GET",
+    "efs:DescribeFileSystems": "elasticfilesystem:DescribeFileSystems",
+}
+
+
+def iam_action(service: str, operation: str) -> str:
+    key = f"{service}:{operation}"
+    return ACTION_ALIASES.get(key, key)
+
+
+class Collected:
+    def __init__(self, inventory: Inventory, counter: RequestCounter) -> None:
+        self.inventory = inventory
+        self.counter = counter
+
+
+def collect(moto_url: str, services: Iterable[str], regions: Iterable[str] = ("us-east-1",)) -> Collected:
+    """Run the named collectors (regional ones once per region) against moto; count API calls."""
+    regions = list(regions)
+    inv = Inventory(account_id=ACCOUNT, regions=regions)
+    counter = RequestCounter()
+    cache: dict[tuple[str, str], Any] = {}
+
+    def factory(name: str, region: str) -> Any:
+        if (name, region) not in cache:
+            client = boto3.client(
+                name, region_name=region, endpoint_url=moto_url,
+                config=Config(retries={"mode": "standard", "max_attempts": 2}),
+            )
+            client.meta.events.register(
+                "before-call", lambda model, **_: counter.record(client.meta.service_model.service_name, model.name)
+            )
+            cache[(name, region)] = client
+        return cache[(name, region)]
+
+    specs = all_collectors()
+    for service in services:
+        spec = specs[service]
+        for region in regions if spec.regional else [GLOBAL]:
+            spec.fn(CollectContext(inventory=inv, region=region, client_factory=factory, service=service))
+    return Collected(inv, counter)
+
+
+def undeclared_calls(services: Iterable[str], counter: RequestCounter) -> set[str]:
+    """API calls made that no collector among `services` declared as an IAM action."""
+    specs = all_collectors()
+    declared = {a for s in services for a in specs[s].actions}
+    made = set()
+    for key in counter.calls:
+        svc, op = key.split(":", 1)
+        made.add(iam_action(svc, op))
+    return made - declared
