@@ -59,7 +59,8 @@ class Inventory:
         k = (service, region, key)
         if k in self.data:
             return self.data[k]
-        failure = self.failures.get(k) or CollectionFailure(
+        # (service, region, "*") records a whole collector that failed, so every key it owns says why.
+        failure = self.failures.get(k) or self.failures.get((service, region, "*")) or CollectionFailure(
             service, region, key, "NotCollected", "this scan did not collect it"
         )
         raise NotCollected(failure)

@@ -16,6 +16,7 @@ resource's failure stop the rest of the service.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -101,10 +102,12 @@ class RequestCounter:
     """Counts API requests made (botocore 'before-call' events) for benchmarks and the permissions test."""
 
     calls: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def record(self, service: str, operation: str) -> None:
         key = f"{service}:{operation}"
-        self.calls[key] = self.calls.get(key, 0) + 1
+        with self._lock:  # clients on many threads share one counter
+            self.calls[key] = self.calls.get(key, 0) + 1
 
     @property
     def total(self) -> int:

@@ -1,0 +1,153 @@
+"""Sessions and clients for one AWS account.
+
+Every client of a scan comes from one `AwsSession`, so every client gets the same settings: the
+`--endpoint-url` override (moto_server, LocalStack), botocore adaptive retries (client-side rate limiting
+that backs off on throttling, which is what lets 100+ accounts x 17 regions run without failing), connect
+and read timeouts, and a connection pool sized to the scan's concurrency. Clients are cached per
+(service, region): boto3 clients are thread-safe once built, but building them is not, hence the lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+
+from cloudwarden.compliance.collectors.base import RequestCounter
+from cloudwarden.errors import CredentialsError
+
+DEFAULT_REGION = "us-east-1"
+CONNECT_TIMEOUT = 10
+READ_TIMEOUT = 60
+MAX_ATTEMPTS = 10
+
+# Error codes that mean "these credentials will never work", as opposed to a permission problem.
+_BAD_CREDENTIAL_CODES = frozenset(
+    {
+        "InvalidClientTokenId",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "SignatureDoesNotMatch",
+        "UnrecognizedClientException",
+        "InvalidAccessKeyId",
+        "RequestExpired",
+        "AuthFailure",
+        "AccessDenied",
+    }
+)
+
+
+def client_config(max_workers: int) -> Config:
+    return Config(
+        retries={"mode": "adaptive", "max_attempts": MAX_ATTEMPTS},
+        connect_timeout=CONNECT_TIMEOUT,
+        read_timeout=READ_TIMEOUT,
+        # A pool smaller than the number of threads using a client makes urllib3 discard connections.
+        max_pool_connections=max(10, max_workers),
+        user_agent_extra="cloudwarden",
+    )
+
+
+@dataclass(frozen=True)
+class CallerIdentity:
+    account_id: str
+    arn: str
+    user_id: str
+
+
+class AwsSession:
+    """One account's boto3 session plus the scan-wide client settings."""
+
+    def __init__(
+        self,
+        *,
+        profile: str | None = None,
+        endpoint_url: str | None = None,
+        max_workers: int = 16,
+        counter: RequestCounter | None = None,
+        credentials: Mapping[str, str] | None = None,
+        region: str | None = None,
+    ) -> None:
+        self.profile = profile or None
+        self.endpoint_url = endpoint_url or None
+        self.max_workers = max_workers
+        self.counter = counter
+        try:
+            if credentials is not None:
+                self.session = boto3.Session(
+                    aws_access_key_id=credentials["AccessKeyId"],
+                    aws_secret_access_key=credentials["SecretAccessKey"],
+                    aws_session_token=credentials.get("SessionToken"),
+                    region_name=region or DEFAULT_REGION,
+                )
+            else:
+                self.session = boto3.Session(profile_name=self.profile, region_name=region)
+        except botocore.exceptions.ProfileNotFound as exc:
+            raise CredentialsError(f"AWS profile {profile!r} not found", source="--profile") from exc
+        self.default_region = self.session.region_name or DEFAULT_REGION
+        self.config = client_config(max_workers)
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+        if counter is not None:
+            self.session.events.register("before-call", self._count)
+
+    def _count(self, model: Any = None, **_: Any) -> None:
+        if self.counter is not None and model is not None:
+            self.counter.record(model.service_model.service_name, model.name)
+
+    def client(self, service: str, region: str | None = None) -> Any:
+        region = region or self.default_region
+        key = (service, region)
+        with self._lock:
+            found = self._clients.get(key)
+            if found is None:
+                found = self.session.client(
+                    service, region_name=region, endpoint_url=self.endpoint_url, config=self.config  # type: ignore[call-overload]
+                )
+                self._clients[key] = found
+            return found
+
+    def caller_identity(self) -> CallerIdentity:
+        """sts:GetCallerIdentity, turning every credential problem into one clear CredentialsError."""
+        try:
+            resp = self.client("sts").get_caller_identity()
+        except botocore.exceptions.NoCredentialsError as exc:
+            raise CredentialsError(
+                "no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, use --profile, "
+                "or run where an instance/container role is available",
+                source="credentials",
+            ) from exc
+        except (botocore.exceptions.PartialCredentialsError, botocore.exceptions.CredentialRetrievalError) as exc:
+            raise CredentialsError(f"AWS credentials are incomplete or unreadable: {exc}", source="credentials") from exc
+        except botocore.exceptions.TokenRetrievalError as exc:
+            raise CredentialsError(f"AWS SSO token expired or missing: {exc}", source="credentials") from exc
+        except botocore.exceptions.ClientError as exc:
+            err = exc.response.get("Error", {})
+            code = str(err.get("Code", ""))
+            if code in _BAD_CREDENTIAL_CODES:
+                word = "expired" if "Expired" in code else "invalid"
+                raise CredentialsError(
+                    f"AWS credentials are {word} ({code}: {err.get('Message', '')})", source="sts:GetCallerIdentity"
+                ) from exc
+            raise CredentialsError(f"cannot verify AWS credentials: {code}: {err.get('Message', '')}",
+                                   source="sts:GetCallerIdentity") from exc
+        except botocore.exceptions.EndpointConnectionError as exc:
+            raise CredentialsError(f"cannot reach the AWS endpoint to verify credentials: {exc}",
+                                   source="sts:GetCallerIdentity") from exc
+        return CallerIdentity(str(resp["Account"]), str(resp["Arn"]), str(resp.get("UserId", "")))
+
+    def assume_role(self, role_arn: str, session_name: str = "cloudwarden-scan") -> AwsSession:
+        """A session for another account through sts:AssumeRole, sharing this one's settings and counter."""
+        resp = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=session_name, DurationSeconds=3600)
+        return AwsSession(
+            endpoint_url=self.endpoint_url,
+            max_workers=self.max_workers,
+            counter=self.counter,
+            credentials=resp["Credentials"],
+            region=self.default_region,
+        )
