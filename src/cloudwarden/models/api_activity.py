@@ -36,11 +36,14 @@ class ApiActivity:
     event_type: str = ""  # AwsApiCall | AwsConsoleSignIn | AwsServiceEvent ...
     resources: list[str] = field(default_factory=list)  # ARNs or names touched
     raw: str = ""  # the original event, JSON text
+    source_kind: str = ""  # ip | aws-service | other | "" (what source_ip holds)
+    error_kind: str = ""  # access-denied | throttling | not-found | auth | invalid-request | conflict | limit | aws-error | other
+    invoked_by: str = ""  # userIdentity.invokedBy: the AWS service that made the call for the principal
 
 
 LAKE_COLUMNS: tuple[str, ...] = (
     "event_id", "time", "account", "region", "service", "api", "principal", "principal_type",
     "session_name", "principal_account", "cross_account", "read_only", "error_code", "error_message",
     "source_ip", "user_agent", "ua_family", "mfa", "access_key_id", "credential_kind", "event_type",
-    "resources", "raw",
+    "resources", "raw", "source_kind", "error_kind", "invoked_by",
 )
