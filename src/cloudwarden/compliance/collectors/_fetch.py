@@ -75,3 +75,8 @@ def fetch_list(ctx: CollectContext, key: str, client: Any, operation: str, resul
     """Every item of a paginated list operation into `key`; None when the fetch failed."""
     ok, value = fetch(ctx, key, operation, lambda: call_all(client, operation, result_key, **kwargs))
     return value if ok else None
+
+
+def call_field(client: Any, operation: str, field: str, **kwargs: Any) -> Any:
+    """One field of a single-page response (e.g. DescribeKey -> KeyMetadata); None when absent."""
+    return getattr(client, xform_name(operation))(**kwargs).get(field)
