@@ -1,0 +1,454 @@
+"""Stored alerts: grouping, idempotency, suppressions, triage (status, assignment, comments).
+
+`AlertStore.add(alerts)`:
+  1. drops alerts matched by an active suppression (rule / entity / account / resource, each optional and
+     AND-ed, with reason, creator and expiry; the suppression counts its hits);
+  2. drops evidence already recorded for the same group key (re-ingesting an event never duplicates);
+  3. joins an open alert with the same `Alert.key()` whose last_seen is within the grouping window
+     (default 1 h), adding to its count and moving first/last seen; otherwise opens a new alert.
+Evidence kept per alert is bounded (the first `evidence_limit` events); every evidence id is kept for
+idempotency.
+"""
+
+from __future__ import annotations
+
+import builtins
+import fnmatch
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, func, or_, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from cloudwarden.errors import InputError, StoreError
+from cloudwarden.models.alert import SEVERITY_ORDER, Alert
+from cloudwarden.store.state import Base, StateStore
+
+STATUSES = ("new", "acknowledged", "resolved")
+DEFAULT_WINDOW = timedelta(hours=1)
+DEFAULT_EVIDENCE_LIMIT = 20
+
+
+def _utc(dt: datetime) -> datetime:
+    """Naive UTC for storage (SQLite drops time zones)."""
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
+    return dt
+
+
+def _aware(dt: datetime | None) -> datetime | None:
+    return dt.replace(tzinfo=UTC) if dt is not None and dt.tzinfo is None else dt
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class AlertRow(Base):
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(1024), index=True)
+    rule_id: Mapped[str] = mapped_column(String(256), index=True)
+    title: Mapped[str] = mapped_column(String(512))
+    severity: Mapped[str] = mapped_column(String(32), index=True)
+    severity_rank: Mapped[int] = mapped_column(Integer, index=True)
+    source: Mapped[str] = mapped_column(String(64), index=True)
+    explanation: Mapped[str] = mapped_column(Text)
+    entity: Mapped[str] = mapped_column(String(1024), index=True)
+    account: Mapped[str] = mapped_column(String(64), index=True, default="")
+    region: Mapped[str] = mapped_column(String(64), default="")
+    host: Mapped[str] = mapped_column(String(256), default="")
+    attack_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    members: Mapped[list[str]] = mapped_column(JSON, default=list)
+    anomaly: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    first_seen: Mapped[datetime] = mapped_column(DateTime, index=True)
+    last_seen: Mapped[datetime] = mapped_column(DateTime, index=True)
+    status: Mapped[str] = mapped_column(String(16), default="new", index=True)
+    status_by: Mapped[str] = mapped_column(String(256), default="")
+    status_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    status_comment: Mapped[str] = mapped_column(Text, default="")
+    assignee: Mapped[str] = mapped_column(String(256), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+
+
+class AlertEvidenceRow(Base):
+    __tablename__ = "alert_evidence"
+    __table_args__ = (UniqueConstraint("key", "event_id", name="uq_alert_evidence_key_event"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(1024))
+    event_id: Mapped[str] = mapped_column(String(256))
+
+
+class AlertCommentRow(Base):
+    __tablename__ = "alert_comments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    author: Mapped[str] = mapped_column(String(256))
+    text: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+
+
+class SuppressionRow(Base):
+    __tablename__ = "alert_suppressions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rule_id: Mapped[str] = mapped_column(String(256), default="")
+    entity: Mapped[str] = mapped_column(String(1024), default="")  # glob allowed
+    account: Mapped[str] = mapped_column(String(64), default="")
+    resource: Mapped[str] = mapped_column(String(1024), default="")  # glob allowed
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=_now)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    hits: Mapped[int] = mapped_column(Integer, default=0)
+    last_hit: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+@dataclass
+class Comment:
+    author: str
+    text: str
+    at: datetime
+
+
+@dataclass
+class StoredAlert:
+    id: int
+    key: str
+    rule_id: str
+    title: str
+    severity: str
+    source: str
+    explanation: str
+    entity: str
+    account: str
+    region: str
+    host: str
+    attack_ids: list[str]
+    members: list[str]
+    anomaly: dict[str, Any] | None
+    evidence: list[dict[str, Any]]
+    evidence_ids: list[str]
+    count: int
+    first_seen: datetime
+    last_seen: datetime
+    status: str
+    status_by: str
+    status_at: datetime | None
+    status_comment: str
+    assignee: str
+    comments: list[Comment] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k in ("first_seen", "last_seen", "status_at"):
+            d[k] = d[k].isoformat() if d[k] else None
+        d["comments"] = [{"author": c.author, "text": c.text, "at": c.at.isoformat()} for c in self.comments]
+        return d
+
+
+@dataclass
+class Suppression:
+    id: int
+    rule_id: str
+    entity: str
+    account: str
+    resource: str
+    reason: str
+    created_by: str
+    created_at: datetime
+    expires_at: datetime | None
+    hits: int
+    last_hit: datetime | None
+
+    def active(self, now: datetime) -> bool:
+        return self.expires_at is None or self.expires_at > now
+
+
+def _alert_resources(alert: Alert) -> list[str]:
+    """Strings that identify what the alert touched: entity, members, CloudTrail resource ARNs and names."""
+    out = [alert.entity, *alert.members]
+    for ev in alert.evidence:
+        for res in ev.get("resources") or []:
+            if isinstance(res, Mapping):
+                out.extend(str(res[k]) for k in ("ARN", "arn") if res.get(k))
+            elif isinstance(res, str):
+                out.append(res)
+        params = ev.get("requestParameters")
+        if isinstance(params, Mapping):
+            out.extend(str(v) for v in params.values() if isinstance(v, str) and len(v) < 512)
+    return [r for r in out if r]
+
+
+def _matches(pattern: str, value: str) -> bool:
+    return fnmatch.fnmatchcase(value.lower(), pattern.lower())
+
+
+class AlertStore:
+    def __init__(self, state: StateStore, *, window: timedelta = DEFAULT_WINDOW,
+                 evidence_limit: int = DEFAULT_EVIDENCE_LIMIT) -> None:
+        self.state = state
+        self.window = window
+        self.evidence_limit = evidence_limit
+
+    # -- ingest -----------------------------------------------------------------------------------------
+    def add(self, alerts: Iterable[Alert], *, now: datetime | None = None) -> list[int]:
+        """Store alerts; returns the ids of the alerts created or updated (suppressed ones are left out)."""
+        now_n = _utc(now) if now else _now()
+        ids: list[int] = []
+        with self.state.session() as s:
+            sups = [self._sup(r) for r in s.scalars(select(SuppressionRow))]
+            active = [x for x in sups if x.active(now_n)]
+            for alert in alerts:
+                sup = self._suppressed_by(alert, active)
+                if sup is not None:
+                    row = s.get(SuppressionRow, sup.id)
+                    if row is not None:
+                        row.hits += 1
+                        row.last_hit = now_n
+                    continue
+                alert_id = self._add_one(s, alert, now_n)
+                if alert_id is not None and alert_id not in ids:
+                    ids.append(alert_id)
+                s.flush()
+        return ids
+
+    def _suppressed_by(self, alert: Alert, active: list[Suppression]) -> Suppression | None:
+        for sup in active:
+            if sup.rule_id and sup.rule_id != alert.rule_id:
+                continue
+            if sup.entity and not _matches(sup.entity, alert.entity):
+                continue
+            if sup.account and sup.account != alert.account:
+                continue
+            if sup.resource and not any(_matches(sup.resource, r) for r in _alert_resources(alert)):
+                continue
+            return sup
+        return None
+
+    def _add_one(self, s: Session, alert: Alert, now: datetime) -> int | None:
+        if alert.severity not in SEVERITY_ORDER:
+            raise InputError(f"unknown severity {alert.severity!r}", source=f"alert {alert.rule_id}")
+        key = alert.key()
+        ids = list(dict.fromkeys(i for i in alert.evidence_ids if i))
+        known: set[str] = set()
+        if ids:
+            for chunk_start in range(0, len(ids), 500):
+                chunk = ids[chunk_start:chunk_start + 500]
+                known.update(s.scalars(select(AlertEvidenceRow.event_id).where(
+                    AlertEvidenceRow.key == key, AlertEvidenceRow.event_id.in_(chunk))))
+            new_ids = [i for i in ids if i not in known]
+            if not new_ids:
+                existing = s.scalars(select(AlertEvidenceRow.alert_id).where(
+                    AlertEvidenceRow.key == key, AlertEvidenceRow.event_id == ids[0])).first()
+                return existing
+        else:
+            new_ids = []
+        first, last = _utc(alert.first_seen), _utc(alert.last_seen)
+        # events of this alert not yet recorded: count them (a correlation alert counts its events)
+        added = len(new_ids) if ids and len(new_ids) < len(ids) else max(alert.count, 1)
+        new_evidence = [
+            ev for ev, eid in zip(alert.evidence, alert.evidence_ids, strict=False) if eid not in known
+        ] if ids else list(alert.evidence)
+        row = s.scalars(
+            select(AlertRow).where(
+                AlertRow.key == key,
+                AlertRow.status != "resolved",
+                AlertRow.last_seen >= first - self.window,
+                AlertRow.first_seen <= last + self.window,
+            ).order_by(AlertRow.last_seen.desc())
+        ).first()
+        if row is None:
+            row = AlertRow(
+                key=key, rule_id=alert.rule_id, title=alert.title, severity=alert.severity,
+                severity_rank=SEVERITY_ORDER[alert.severity], source=alert.source, explanation=alert.explanation,
+                entity=alert.entity, account=alert.account, region=alert.region, host=alert.host,
+                attack_ids=list(alert.attack_ids), members=list(alert.members), anomaly=alert.anomaly,
+                evidence=new_evidence[: self.evidence_limit], count=added, first_seen=first, last_seen=last,
+                status="new", created_at=now, updated_at=now,
+            )
+            s.add(row)
+            s.flush()
+        else:
+            row.count += added
+            row.first_seen = min(row.first_seen, first)
+            if last >= row.last_seen:
+                row.last_seen = last
+                row.explanation = alert.explanation  # the latest reason reads best
+            room = self.evidence_limit - len(row.evidence)
+            if room > 0 and new_evidence:
+                row.evidence = [*row.evidence, *new_evidence[:room]]
+            if SEVERITY_ORDER[alert.severity] > row.severity_rank:
+                row.severity, row.severity_rank = alert.severity, SEVERITY_ORDER[alert.severity]
+            row.members = list(dict.fromkeys([*row.members, *alert.members]))
+            if alert.anomaly is not None:
+                row.anomaly = alert.anomaly
+            row.updated_at = now
+        for eid in new_ids:
+            s.add(AlertEvidenceRow(alert_id=row.id, key=key, event_id=eid))
+        return row.id
+
+    # -- reading ----------------------------------------------------------------------------------------
+    def _stored(self, s: Session, row: AlertRow, *, full: bool) -> StoredAlert:
+        evidence_ids: list[str] = []
+        comments: list[Comment] = []
+        if full:
+            evidence_ids = list(s.scalars(select(AlertEvidenceRow.event_id).where(
+                AlertEvidenceRow.alert_id == row.id).order_by(AlertEvidenceRow.id)))
+            comments = [Comment(c.author, c.text, _aware(c.at) or c.at) for c in s.scalars(
+                select(AlertCommentRow).where(AlertCommentRow.alert_id == row.id).order_by(AlertCommentRow.id))]
+        return StoredAlert(
+            id=row.id, key=row.key, rule_id=row.rule_id, title=row.title, severity=row.severity, source=row.source,
+            explanation=row.explanation, entity=row.entity, account=row.account, region=row.region, host=row.host,
+            attack_ids=list(row.attack_ids or []), members=list(row.members or []), anomaly=row.anomaly,
+            evidence=list(row.evidence or []), evidence_ids=evidence_ids, count=row.count,
+            first_seen=_aware(row.first_seen) or row.first_seen, last_seen=_aware(row.last_seen) or row.last_seen,
+            status=row.status, status_by=row.status_by, status_at=_aware(row.status_at),
+            status_comment=row.status_comment, assignee=row.assignee, comments=comments,
+        )
+
+    def get(self, alert_id: int) -> StoredAlert | None:
+        with self.state.session() as s:
+            row = s.get(AlertRow, alert_id)
+            return self._stored(s, row, full=True) if row is not None else None
+
+    def _filtered(self, *, status: str | Iterable[str] | None = None, min_severity: str | None = None,
+                  rule_id: str | None = None, entity: str | None = None, account: str | None = None,
+                  source: str | None = None, since: datetime | None = None, until: datetime | None = None,
+                  assignee: str | None = None, text: str | None = None) -> Any:
+        q = select(AlertRow)
+        if status:
+            statuses = [status] if isinstance(status, str) else list(status)
+            bad = [x for x in statuses if x not in STATUSES]
+            if bad:
+                raise InputError(f"unknown status {bad[0]!r}; expected one of {', '.join(STATUSES)}")
+            q = q.where(AlertRow.status.in_(statuses))
+        if min_severity:
+            if min_severity not in SEVERITY_ORDER:
+                raise InputError(f"unknown severity {min_severity!r}")
+            q = q.where(AlertRow.severity_rank >= SEVERITY_ORDER[min_severity])
+        if rule_id:
+            q = q.where(AlertRow.rule_id == rule_id)
+        if entity:
+            q = q.where(AlertRow.entity == entity)
+        if account:
+            q = q.where(AlertRow.account == account)
+        if source:
+            q = q.where(AlertRow.source == source)
+        if since:
+            q = q.where(AlertRow.last_seen >= _utc(since))
+        if until:
+            q = q.where(AlertRow.first_seen <= _utc(until))
+        if assignee:
+            q = q.where(AlertRow.assignee == assignee)
+        if text:
+            like = f"%{text}%"
+            q = q.where(or_(AlertRow.title.ilike(like), AlertRow.entity.ilike(like), AlertRow.explanation.ilike(like)))
+        return q
+
+    def list(self, *, limit: int = 50, offset: int = 0, **filters: Any) -> list[StoredAlert]:
+        """Alerts newest first. Filters: status, min_severity, rule_id, entity, account, source, since,
+        until, assignee, text."""
+        q = self._filtered(**filters).order_by(AlertRow.last_seen.desc(), AlertRow.id.desc())
+        q = q.limit(max(0, min(limit, 10_000))).offset(max(0, offset))
+        with self.state.session() as s:
+            return [self._stored(s, r, full=False) for r in s.scalars(q)]
+
+    def count(self, **filters: Any) -> int:
+        q = self._filtered(**filters).with_only_columns(func.count()).order_by(None)
+        with self.state.session() as s:
+            return int(s.scalar(q) or 0)
+
+    def counts_by_severity(self, **filters: Any) -> dict[str, int]:
+        q = self._filtered(**filters).with_only_columns(AlertRow.severity, func.count()).group_by(AlertRow.severity)
+        with self.state.session() as s:
+            return {sev: int(n) for sev, n in s.execute(q)}
+
+    # -- triage -----------------------------------------------------------------------------------------
+    def _set_status(self, alert_id: int, status: str, by: str, comment: str) -> StoredAlert:
+        with self.state.session() as s:
+            row = s.get(AlertRow, alert_id)
+            if row is None:
+                raise StoreError(f"no alert with id {alert_id}")
+            now = _now()
+            row.status, row.status_by, row.status_at, row.status_comment = status, by, now, comment
+            row.updated_at = now
+            if comment:
+                s.add(AlertCommentRow(alert_id=alert_id, author=by, text=f"[{status}] {comment}", at=now))
+            s.flush()
+            return self._stored(s, row, full=True)
+
+    def ack(self, alert_id: int, by: str, comment: str = "") -> StoredAlert:
+        return self._set_status(alert_id, "acknowledged", by, comment)
+
+    def resolve(self, alert_id: int, by: str, comment: str = "") -> StoredAlert:
+        return self._set_status(alert_id, "resolved", by, comment)
+
+    def reopen(self, alert_id: int, by: str, comment: str = "") -> StoredAlert:
+        return self._set_status(alert_id, "new", by, comment)
+
+    def assign(self, alert_id: int, assignee: str, by: str = "") -> StoredAlert:
+        with self.state.session() as s:
+            row = s.get(AlertRow, alert_id)
+            if row is None:
+                raise StoreError(f"no alert with id {alert_id}")
+            row.assignee = assignee
+            row.updated_at = _now()
+            s.add(AlertCommentRow(alert_id=alert_id, author=by or assignee, text=f"assigned to {assignee or 'nobody'}"))
+            s.flush()
+            return self._stored(s, row, full=True)
+
+    def comment(self, alert_id: int, author: str, text: str) -> StoredAlert:
+        if not text.strip():
+            raise InputError("empty comment")
+        with self.state.session() as s:
+            row = s.get(AlertRow, alert_id)
+            if row is None:
+                raise StoreError(f"no alert with id {alert_id}")
+            s.add(AlertCommentRow(alert_id=alert_id, author=author, text=text))
+            row.updated_at = _now()
+            s.flush()
+            return self._stored(s, row, full=True)
+
+    # -- suppressions -----------------------------------------------------------------------------------
+    @staticmethod
+    def _sup(r: SuppressionRow) -> Suppression:
+        return Suppression(r.id, r.rule_id, r.entity, r.account, r.resource, r.reason, r.created_by,
+                           r.created_at, r.expires_at, r.hits, r.last_hit)
+
+    def suppress(self, *, reason: str, created_by: str, rule_id: str = "", entity: str = "", account: str = "",
+                 resource: str = "", expires_at: datetime | None = None, ttl: timedelta | None = None,
+                 now: datetime | None = None) -> Suppression:
+        """Suppress future alerts matching every given criterion (rule, entity glob, account, resource glob)."""
+        if not (rule_id or entity or account or resource):
+            raise InputError("a suppression needs at least one of rule, entity, account, resource")
+        if not reason.strip():
+            raise InputError("a suppression needs a reason")
+        now_n = _utc(now) if now else _now()
+        if ttl is not None:
+            expires_at = now_n + ttl
+        with self.state.session() as s:
+            row = SuppressionRow(rule_id=rule_id, entity=entity, account=account, resource=resource, reason=reason,
+                                 created_by=created_by, created_at=now_n,
+                                 expires_at=_utc(expires_at) if expires_at else None)
+            s.add(row)
+            s.flush()
+            return self._sup(row)
+
+    def suppressions(self, *, include_expired: bool = False, now: datetime | None = None) -> builtins.list[Suppression]:
+        now_n = _utc(now) if now else _now()
+        with self.state.session() as s:
+            out = [self._sup(r) for r in s.scalars(select(SuppressionRow).order_by(SuppressionRow.id))]
+        return out if include_expired else [x for x in out if x.active(now_n)]
+
+    def unsuppress(self, suppression_id: int) -> None:
+        with self.state.session() as s:
+            row = s.get(SuppressionRow, suppression_id)
+            if row is None:
+                raise StoreError(f"no suppression with id {suppression_id}")
+            s.delete(row)

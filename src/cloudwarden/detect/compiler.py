@@ -1,0 +1,572 @@
+"""Compiles one Sigma rule's detection into a Python closure, once, at load time.
+
+The pipeline is: pySigma's parsed `SigmaDetection`s and (un-post-processed) condition tree -> a small
+intermediate tree (`Leaf`/`And`/`Or`/`Not`) -> nested closures `event -> bool`. No per-event
+interpretation of the rule remains. The intermediate tree also yields the rule's *necessary equality
+constraints* (e.g. eventName in {...}) that the rule index uses, and the per-selection predicates used to
+explain a match.
+
+Semantics follow the Sigma specification: string values match case-insensitively unless `|cased`,
+`*`/`?` wildcards, lists are OR (AND with `|all`), a field holding a list matches when any element does,
+`null` means absent or null, keyword (field-less) values search every value of the event, and a rule
+regex (`|re`) searches the value (unanchored) with the RE2 engine.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from sigma.conditions import (
+    ConditionAND,
+    ConditionIdentifier,
+    ConditionItem,
+    ConditionNOT,
+    ConditionOR,
+    ConditionSelector,
+)
+from sigma.modifiers import (
+    SigmaBase64Modifier,
+    SigmaBase64OffsetModifier,
+    SigmaExpandModifier,
+    SigmaRegularExpressionDotAllFlagModifier,
+    SigmaRegularExpressionFlagModifier,
+)
+from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
+from sigma.types import (
+    CompareOperators,
+    Placeholder,
+    SigmaBool,
+    SigmaCasedString,
+    SigmaCIDRExpression,
+    SigmaCompareExpression,
+    SigmaExists,
+    SigmaExpansion,
+    SigmaFieldReference,
+    SigmaNull,
+    SigmaNumber,
+    SigmaRegularExpression,
+    SigmaRegularExpressionFlag,
+    SigmaString,
+    SigmaTimestampPart,
+    SigmaType,
+    SpecialChars,
+    TimestampPart,
+)
+
+from cloudwarden.detect.fields import MISSING, Getter, as_text, compile_getter, iter_all_leaves, iter_leaves
+from cloudwarden.detect.safe_regex import UnsafeRegex, compile_search
+
+Pred = Callable[[Mapping[str, Any]], bool]
+LeafTest = Callable[[Any], bool]
+
+
+class UnsupportedRule(Exception):
+    """The rule uses something the engine cannot evaluate; the message is the reason shown to users."""
+
+
+# --- intermediate tree ---------------------------------------------------------------------------
+
+
+@dataclass
+class Leaf:
+    field: str | None  # None: keyword search over every value
+    pred: Pred
+    desc: str
+    eq: frozenset[str] | None = None  # lower-cased values the field must equal (index key)
+    base: frozenset[str] | None = None  # lower-cased basenames a path field must end with (index key)
+
+
+@dataclass
+class And:
+    children: list[Node]
+
+
+@dataclass
+class Or:
+    children: list[Node]
+
+
+@dataclass
+class Not:
+    child: Node
+
+
+Node = Leaf | And | Or | Not
+Constraints = dict[tuple[str, str], frozenset[str]]  # (kind "eq"|"base", field) -> allowed keys
+
+
+def build(node: Node) -> Pred:
+    """Nested closures for a tree; small fan-outs get unrolled closures (fewer Python frames)."""
+    if isinstance(node, Leaf):
+        return node.pred
+    if isinstance(node, Not):
+        inner = build(node.child)
+        return lambda ev: not inner(ev)
+    preds = [build(c) for c in node.children]
+    if len(preds) == 1:
+        return preds[0]
+    if isinstance(node, And):
+        if len(preds) == 2:
+            a, b = preds
+            return lambda ev: a(ev) and b(ev)
+        if len(preds) == 3:
+            a, b, c = preds
+            return lambda ev: a(ev) and b(ev) and c(ev)
+
+        def all_of(ev: Mapping[str, Any]) -> bool:
+            for p in preds:
+                if not p(ev):
+                    return False
+            return True
+
+        return all_of
+    if len(preds) == 2:
+        a, b = preds
+        return lambda ev: a(ev) or b(ev)
+
+    def any_of(ev: Mapping[str, Any]) -> bool:
+        for p in preds:
+            if p(ev):
+                return True
+        return False
+
+    return any_of
+
+
+def constraints(node: Node) -> Constraints:
+    """Necessary conditions: every event the node matches has field values within these key sets."""
+    if isinstance(node, Leaf):
+        out: Constraints = {}
+        if node.field is not None and node.eq is not None:
+            out[("eq", node.field)] = node.eq
+        if node.field is not None and node.base is not None:
+            out[("base", node.field)] = node.base
+        return out
+    if isinstance(node, Not):
+        return {}
+    parts = [constraints(c) for c in node.children]
+    if isinstance(node, And):
+        merged: Constraints = {}
+        for part in parts:
+            for key, values in part.items():
+                merged[key] = merged[key] & values if key in merged else values
+        return merged
+    if not parts:
+        return {}
+    common = set(parts[0])
+    for part in parts[1:]:
+        common &= set(part)
+    return {key: frozenset().union(*(p[key] for p in parts)) for key in common}
+
+
+def fields_of(node: Node) -> list[str]:
+    if isinstance(node, Leaf):
+        return [node.field or "<keywords>"]
+    if isinstance(node, Not):
+        return fields_of(node.child)
+    seen: list[str] = []
+    for child in node.children:
+        for f in fields_of(child):
+            if f not in seen:
+                seen.append(f)
+    return seen
+
+
+# --- leaf tests ------------------------------------------------------------------------------------
+
+
+def _text_test(core: Callable[[str], bool]) -> LeafTest:
+    def test(leaf: Any) -> bool:
+        if leaf.__class__ is not str:
+            leaf = as_text(leaf)
+            if leaf is None:
+                return False
+        return core(leaf)
+
+    return test
+
+
+def _string_core(value: SigmaString, cased: bool) -> tuple[Callable[[str], bool], str | None, str | None]:
+    """(test on text, plain value if pure equality, basename key if usable for the path index)."""
+    parts = list(value.s)
+    for p in parts:
+        if isinstance(p, Placeholder):
+            raise UnsupportedRule(f"placeholder %{p.name}% needs a processing pipeline (expand modifier)")
+    norm: Callable[[str], str] = (lambda s: s) if cased else str.lower
+    literal_parts = [p for p in parts if isinstance(p, str)]
+    specials = [p for p in parts if isinstance(p, SpecialChars)]
+    if not specials:
+        lit = norm("".join(literal_parts))
+        base = _basename_key(lit, anchored_start=True)
+        if cased:
+            return (lambda s: s == lit), lit, base
+        return (lambda s: s.lower() == lit), lit, base
+    if all(p is SpecialChars.WILDCARD_MULTI for p in specials):
+        if len(parts) == 1:  # '*': any value at all
+            return (lambda s: True), None, None
+        if len(literal_parts) == 1:
+            lit = norm(literal_parts[0])
+            starts = parts[0] is SpecialChars.WILDCARD_MULTI
+            ends = parts[-1] is SpecialChars.WILDCARD_MULTI
+            if starts and ends and len(parts) == 3:
+                return ((lambda s: lit in s) if cased else (lambda s: lit in s.lower())), None, None
+            if ends and len(parts) == 2:
+                return ((lambda s: s.startswith(lit)) if cased else (lambda s: s.lower().startswith(lit))), None, None
+            if starts and len(parts) == 2:
+                base = _basename_key(lit, anchored_start=False)
+                return ((lambda s: s.endswith(lit)) if cased else (lambda s: s.lower().endswith(lit))), None, base
+    import re  # glob -> regex with only literal pieces and dot-stars: linear-ish; RE2 makes it linear
+
+    pattern = "".join(
+        re.escape(p) if isinstance(p, str) else (".*" if p is SpecialChars.WILDCARD_MULTI else ".") for p in parts
+    )
+    try:
+        matcher = compile_search(pattern, ignorecase=not cased, dotall=True, fullmatch=True)
+    except UnsafeRegex as exc:  # pragma: no cover - escaped literals cannot be unsafe
+        raise UnsupportedRule(str(exc)) from exc
+    return matcher, None, None
+
+
+def _basename_key(lit: str, *, anchored_start: bool) -> str | None:
+    """For path values: the lower-cased file name when the value pins it exactly ('/usr/bin/curl', '*/curl')."""
+    if "/" not in lit:
+        return None
+    head, _, name = lit.rpartition("/")
+    if not name:
+        return None
+    if not anchored_start and head != "" and not head.startswith("/"):
+        return None  # '*bin/curl' could be '.../xbin/curl': the basename is still 'curl' -> fine only with '/'
+    return name.lower()
+
+
+@lru_cache(maxsize=65536)
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+
+
+def _number(leaf: Any) -> float | None:
+    if isinstance(leaf, bool) or leaf is None:
+        return None
+    if isinstance(leaf, (int, float)):
+        return float(leaf)
+    if isinstance(leaf, str):
+        try:
+            return float(leaf.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _timestamp(leaf: Any) -> datetime | None:
+    if isinstance(leaf, datetime):
+        return leaf
+    if isinstance(leaf, (int, float)) and not isinstance(leaf, bool):
+        return datetime.fromtimestamp(leaf, tz=UTC)
+    if isinstance(leaf, str):
+        try:
+            return datetime.fromisoformat(leaf.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return None
+
+
+_TS_PART: dict[TimestampPart, Callable[[datetime], int]] = {
+    TimestampPart.MINUTE: lambda d: d.minute,
+    TimestampPart.HOUR: lambda d: d.hour,
+    TimestampPart.DAY: lambda d: d.day,
+    TimestampPart.WEEK: lambda d: d.isocalendar()[1],
+    TimestampPart.MONTH: lambda d: d.month,
+    TimestampPart.YEAR: lambda d: d.year,
+}
+
+_COMPARE: dict[CompareOperators, Callable[[float, float], bool]] = {
+    CompareOperators.LT: lambda a, b: a < b,
+    CompareOperators.LTE: lambda a, b: a <= b,
+    CompareOperators.GT: lambda a, b: a > b,
+    CompareOperators.GTE: lambda a, b: a >= b,
+    CompareOperators.NEQ: lambda a, b: a != b,
+}
+
+
+def _leaf_test(value: SigmaType, cased: bool) -> tuple[LeafTest, str, str | None, str | None]:
+    """(test on one value, description, plain equality key, basename key)."""
+    if isinstance(value, SigmaString):
+        is_cased = cased or isinstance(value, SigmaCasedString)
+        core, eq, base = _string_core(value, is_cased)
+        return _text_test(core), f"{'=' if eq is not None else '~'}{value.original or value}", eq, base
+    if isinstance(value, SigmaRegularExpression):
+        pattern = str(value.regexp)
+        try:
+            core = compile_search(
+                pattern,
+                ignorecase=SigmaRegularExpressionFlag.IGNORECASE in value.flags,
+                multiline=SigmaRegularExpressionFlag.MULTILINE in value.flags,
+                dotall=SigmaRegularExpressionFlag.DOTALL in value.flags,
+            )
+        except UnsafeRegex as exc:
+            raise UnsupportedRule(f"regular expression {pattern!r}: {exc}") from exc
+        return _text_test(core), f" matches /{pattern}/", None, None
+    if isinstance(value, SigmaBool):
+        want = bool(value)
+        text = "true" if want else "false"
+
+        def test_bool(leaf: Any) -> bool:
+            if leaf is True or leaf is False:
+                return leaf is want
+            return isinstance(leaf, str) and leaf.strip().lower() == text
+
+        return test_bool, f"={text}", None, None
+    if isinstance(value, SigmaTimestampPart):
+        part = _TS_PART[value.timestamp_part]
+        want_n = value.number
+
+        def test_ts(leaf: Any) -> bool:
+            ts = _timestamp(leaf)
+            return ts is not None and part(ts) == want_n
+
+        return test_ts, f" {value.timestamp_part.name.lower()}={want_n}", None, None
+    if isinstance(value, SigmaNumber):
+        n = float(value.number)
+
+        def test_num(leaf: Any) -> bool:
+            got = _number(leaf)
+            return got is not None and got == n
+
+        return test_num, f"={value.number}", None, None
+    if isinstance(value, SigmaCompareExpression):
+        op = _COMPARE[value.op]
+        n = float(value.number.number)
+
+        def test_cmp(leaf: Any) -> bool:
+            got = _number(leaf)
+            return got is not None and op(got, n)
+
+        return test_cmp, f" {value.op.name.lower()} {value.number.number}", None, None
+    if isinstance(value, SigmaCIDRExpression):
+        net = value.network
+
+        def test_cidr(leaf: Any) -> bool:
+            if leaf.__class__ is not str:
+                return False
+            ip = _ip(leaf)
+            return ip is not None and ip.version == net.version and ip in net
+
+        return test_cidr, f" in {value.cidr}", None, None
+    raise UnsupportedRule(f"value type {type(value).__name__} is not supported")
+
+
+def _field_pred(get: Getter, test: LeafTest) -> Pred:
+    def pred(ev: Mapping[str, Any]) -> bool:
+        v = get(ev)
+        if v.__class__ is str:
+            return test(v)
+        if v is MISSING or v is None:
+            return False
+        if v.__class__ is list:
+            for leaf in iter_leaves(v):
+                if test(leaf):
+                    return True
+            return False
+        return test(v)
+
+    return pred
+
+
+def _keyword_pred(test: LeafTest) -> Pred:
+    def pred(ev: Mapping[str, Any]) -> bool:
+        for leaf in iter_all_leaves(ev):
+            if leaf is not None and test(leaf):
+                return True
+        return False
+
+    return pred
+
+
+def _special_leaf(fld: str | None, value: SigmaType) -> Leaf | None:
+    """Values that look at the field as a whole (null, exists, field references)."""
+    if isinstance(value, SigmaNull):
+        if fld is None:
+            raise UnsupportedRule("null value without a field")
+        get = compile_getter(fld)
+
+        def is_null(ev: Mapping[str, Any]) -> bool:
+            v = get(ev)
+            return v is MISSING or v is None or v == []
+
+        return Leaf(fld, is_null, f"{fld} is null")
+    if isinstance(value, SigmaExists):
+        if fld is None:
+            raise UnsupportedRule("exists modifier without a field")
+        get = compile_getter(fld)
+        want = bool(value)
+        return Leaf(fld, lambda ev: (get(ev) is not MISSING) is want, f"{fld} {'exists' if want else 'is absent'}")
+    if isinstance(value, SigmaFieldReference):
+        if fld is None:
+            raise UnsupportedRule("fieldref modifier without a field")
+        get_a, get_b = compile_getter(fld), compile_getter(value.field)
+        sw, ew = value.starts_with, value.ends_with
+
+        def cmp(a: str, b: str) -> bool:
+            if sw and ew:
+                return b in a
+            if sw:
+                return a.startswith(b)
+            if ew:
+                return a.endswith(b)
+            return a == b
+
+        def fieldref(ev: Mapping[str, Any]) -> bool:
+            va, vb = get_a(ev), get_b(ev)
+            if va is MISSING or vb is MISSING:
+                return False
+            texts_b = [t.lower() for t in (as_text(x) for x in iter_leaves(vb)) if t is not None]
+            for x in iter_leaves(va):
+                ta = as_text(x)
+                if ta is not None and any(cmp(ta.lower(), tb) for tb in texts_b):
+                    return True
+            return False
+
+        return Leaf(fld, fieldref, f"{fld} equals field {value.field}")
+    return None
+
+
+def _values_node(fld: str | None, values: Iterable[SigmaType], linking_and: bool, cased: bool) -> Node:
+    nodes: list[Node] = []
+    plain: list[tuple[str, str | None, str]] = []  # (eq key, base key, original text) merged into one set leaf
+    for value in values:
+        if isinstance(value, SigmaExpansion):  # windash/base64offset alternatives are always OR-linked
+            nodes.append(_values_node(fld, value.values, False, cased))
+            continue
+        special = _special_leaf(fld, value)
+        if special is not None:
+            nodes.append(special)
+            continue
+        test, desc, eq, base = _leaf_test(value, cased)
+        if (
+            not linking_and
+            and eq is not None
+            and isinstance(value, SigmaString)
+            and not cased
+            and not isinstance(value, SigmaCasedString)
+        ):
+            plain.append((eq, base, value.original or eq))
+            continue
+        pred = _keyword_pred(test) if fld is None else _field_pred(compile_getter(fld), test)
+        node = Leaf(fld, pred, f"{fld or 'keyword'}{desc}")
+        if fld is not None and eq is not None:
+            node.eq = frozenset([eq.lower()])
+            node.base = frozenset([base]) if base else None
+        elif fld is not None and base is not None:
+            node.base = frozenset([base])
+        nodes.append(node)
+    if plain:
+        keys = frozenset(p[0] for p in plain)
+        if len(keys) == 1:
+            (only,) = keys
+
+            def core(s: str) -> bool:
+                return s.lower() == only
+        else:
+
+            def core(s: str) -> bool:
+                return s.lower() in keys
+
+        test = _text_test(core)
+        pred = _keyword_pred(test) if fld is None else _field_pred(compile_getter(fld), test)
+        bases = [p[1] for p in plain]
+        shown = ", ".join(sorted(p[2] for p in plain)[:5]) + (", …" if len(plain) > 5 else "")
+        leaf = Leaf(fld, pred, f"{fld or 'keyword'} in [{shown}]" if len(plain) > 1 else f"{fld or 'keyword'}={shown}")
+        if fld is not None:
+            leaf.eq = keys
+            leaf.base = frozenset(b for b in bases if b) if all(bases) else None
+        nodes.insert(0, leaf)
+    if len(nodes) == 1:
+        return nodes[0]
+    return And(nodes) if linking_and else Or(nodes)
+
+
+def _item_node(item: SigmaDetectionItem) -> Node:
+    for mod in item.modifiers:
+        if mod is SigmaExpandModifier:
+            raise UnsupportedRule("the expand modifier needs a processing pipeline for its placeholders")
+    if any(issubclass(m, SigmaRegularExpressionFlagModifier) for m in item.modifiers) and (
+        SigmaRegularExpressionDotAllFlagModifier in item.modifiers and not item.value
+    ):  # pragma: no cover - defensive
+        raise UnsupportedRule("regex flag without a regex")
+    # base64 encodings are case-sensitive by nature
+    cased = any(m in (SigmaBase64Modifier, SigmaBase64OffsetModifier) for m in item.modifiers)
+    if not item.value:
+        node: Node = _values_node(item.field, [SigmaNull()], False, cased)
+    else:
+        node = _values_node(item.field, item.value, item.value_linking is ConditionAND, cased)
+    return Not(node) if item.negated else node
+
+
+def detection_node(detection: SigmaDetection) -> Node:
+    children: list[Node] = []
+    for item in detection.detection_items:
+        if isinstance(item, SigmaDetection):
+            children.append(detection_node(item))
+        else:
+            children.append(_item_node(item))
+    if len(children) == 1:
+        return children[0]
+    return And(children) if detection.item_linking is ConditionAND else Or(children)
+
+
+def _condition_node(cond: Any, detections: Mapping[str, Node], sigma_detections: Any) -> Node:
+    if isinstance(cond, ConditionIdentifier):
+        if cond.identifier not in detections:
+            raise UnsupportedRule(f"condition references undefined detection '{cond.identifier}'")
+        return detections[cond.identifier]
+    if isinstance(cond, ConditionSelector):
+        ids = cond.resolve_referenced_detections(sigma_detections)
+        if not ids:
+            raise UnsupportedRule(f"selector '{cond.args[0]} of {cond.pattern}' matches no detection")
+        nodes = [detections[i.identifier] for i in ids]
+        return Or(nodes) if cond.cond_class is ConditionOR else And(nodes)
+    if isinstance(cond, ConditionNOT):
+        return Not(_condition_node(cond.args[0], detections, sigma_detections))
+    if isinstance(cond, (ConditionAND, ConditionOR)):
+        nodes = [_condition_node(a, detections, sigma_detections) for a in cond.args]
+        return And(nodes) if isinstance(cond, ConditionAND) else Or(nodes)
+    if isinstance(cond, ConditionItem):  # pragma: no cover
+        raise UnsupportedRule(f"condition element {type(cond).__name__} is not supported")
+    raise UnsupportedRule(f"condition element {cond!r} is not supported")
+
+
+@dataclass
+class CompiledDetection:
+    pred: Pred
+    node: Node
+    constraints: Constraints
+    selections: dict[str, tuple[Pred, list[str]]] = field(default_factory=dict)  # name -> (pred, fields)
+
+
+def compile_rule(rule: SigmaRule) -> CompiledDetection:
+    """Compile a parsed single-event Sigma rule; raises UnsupportedRule with the reason."""
+    if rule.errors:
+        raise UnsupportedRule(f"rule did not parse: {rule.errors[0]}")
+    try:
+        named = {name: detection_node(det) for name, det in rule.detection.detections.items()}
+        conditions = [c.parse(postprocess=False) for c in rule.detection.parsed_condition]
+    except UnsupportedRule:
+        raise
+    except Exception as exc:  # pySigma raises many error types for malformed conditions
+        raise UnsupportedRule(f"condition: {exc}") from exc
+    roots = [_condition_node(c, named, rule.detection) for c in conditions]
+    root: Node = roots[0] if len(roots) == 1 else Or(roots)
+    return CompiledDetection(
+        pred=build(root),
+        node=root,
+        constraints=constraints(root),
+        selections={name: (build(node), fields_of(node)) for name, node in named.items()},
+    )

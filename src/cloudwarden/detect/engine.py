@@ -1,0 +1,589 @@
+"""The detection engine: load Sigma rules, match events against them, run correlations, emit Alerts.
+
+    ruleset = load_rules(["my-rules/"], include_builtin="cloudtrail")
+    ruleset.match(event)                       # -> [Match] for single-event rules
+    Detector(ruleset).process(event, time)     # -> [Alert], correlations included
+
+Rules are parsed by pySigma and compiled to closures (`compiler.py`). The rule set indexes every rule by
+one of its necessary equality conditions (eventName/eventSource values, a process image's file name...),
+chosen so that the fewest distinct fields are looked up per event; an event is tried only against the
+rules listed under its own values plus the few rules that have no such condition.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+from sigma.collection import SigmaCollection
+from sigma.correlations import SigmaCorrelationCondition, SigmaCorrelationRule
+from sigma.exceptions import SigmaError, SigmaRuleLocation
+from sigma.rule import SigmaRule
+
+from cloudwarden.detect.compiler import CompiledDetection, UnsupportedRule, compile_rule
+from cloudwarden.detect.correlation import (
+    SUPPORTED_OPS,
+    SUPPORTED_TYPES,
+    CorrelationSpec,
+    CorrelationState,
+    Firing,
+    make_group_getters,
+)
+from cloudwarden.detect.fields import MISSING, Getter, as_text, compile_getter, iter_leaves
+from cloudwarden.errors import RuleError
+from cloudwarden.models.alert import SEVERITY_ORDER, Alert
+
+RULES_ROOT = Path(__file__).resolve().parent.parent / "rules"
+BUILTIN_KINDS = ("cloudtrail", "linux")
+EXAMPLES_KEY = "x-examples"
+
+
+def builtin_rules_path(kind: str) -> Path:
+    """The folder of cloudwarden's own Sigma rules of one kind: `src/cloudwarden/rules/<kind>/`."""
+    if kind not in BUILTIN_KINDS:
+        raise RuleError(f"unknown built-in rule kind {kind!r}; expected one of {', '.join(BUILTIN_KINDS)}")
+    return RULES_ROOT / kind
+
+
+@dataclass(frozen=True)
+class LogSource:
+    product: str | None = None
+    service: str | None = None
+    category: str | None = None
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    id: str
+    title: str
+    level: str  # informational | low | medium | high | critical (Sigma level; also the alert severity)
+    attack_ids: tuple[str, ...]
+    tags: tuple[str, ...]
+    logsource: LogSource
+    source: str  # path of the rule file
+    description: str = ""
+    falsepositives: tuple[str, ...] = ()
+    name: str = ""
+    kind: str = "single"  # single | correlation
+    status: str = ""
+    examples: Mapping[str, Any] | None = field(default=None, compare=False, hash=False)
+
+
+@dataclass
+class Match:
+    rule: RuleInfo
+    event: Mapping[str, Any]
+    selections: list[str] = field(default_factory=list)  # detections of the rule that were true
+    explanation: str = ""
+
+
+@dataclass
+class CompiledRule:
+    pos: int
+    info: RuleInfo
+    detection: CompiledDetection
+    silent: bool = False  # referenced by a correlation with generate: false -> no alert of its own
+    correlations: list[int] = field(default_factory=list)  # positions in RuleSet.correlations
+
+
+def attack_ids_from_tags(tags: Iterable[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    for tag in tags:
+        t = tag.lower()
+        if t.startswith("attack.t") and t[8:9].isdigit():
+            out.append("T" + t[8:].upper())
+    return tuple(dict.fromkeys(out))
+
+
+def _level(rule: SigmaRule | SigmaCorrelationRule) -> str:
+    if rule.level is None:
+        return "medium"
+    name = str(rule.level.name).lower()
+    return name if name in SEVERITY_ORDER else "medium"
+
+
+def _info(rule: SigmaRule | SigmaCorrelationRule, source: str, examples: Mapping[str, Any] | None, kind: str) -> RuleInfo:
+    tags = tuple(str(t) for t in rule.tags)
+    logsource = LogSource()
+    if isinstance(rule, SigmaRule):
+        logsource = LogSource(rule.logsource.product, rule.logsource.service, rule.logsource.category)
+    rid = str(rule.id) if rule.id is not None else (rule.name or f"{source}#{rule.title}")
+    return RuleInfo(
+        id=rid,
+        title=rule.title or rid,
+        level=_level(rule),
+        attack_ids=attack_ids_from_tags(tags),
+        tags=tags,
+        logsource=logsource,
+        source=source,
+        description=(rule.description or "").strip(),
+        falsepositives=tuple(str(f) for f in rule.falsepositives),
+        name=rule.name or "",
+        kind=kind,
+        status=str(rule.status.name).lower() if rule.status is not None else "",
+        examples=examples,
+    )
+
+
+def _basename(text: str) -> str:
+    return text.rpartition("/")[2]
+
+
+class RuleSet:
+    """Compiled, indexed rules. Build with `load_rules`."""
+
+    def __init__(self, compiled: list[CompiledRule], correlations: list[tuple[RuleInfo, CorrelationSpec]],
+                 unsupported: list[tuple[str, str, str]]) -> None:
+        self._compiled = compiled
+        self.correlations = correlations
+        self.unsupported = unsupported
+        self.rules: list[RuleInfo] = [c.info for c in compiled] + [info for info, _ in correlations]
+        self._by_id = {c.info.id: c for c in compiled}
+        self._build_index()
+
+    # -- index --------------------------------------------------------------------------------------
+    def _build_index(self) -> None:
+        freq: dict[tuple[str, str], int] = {}
+        for c in self._compiled:
+            for key in c.detection.constraints:
+                freq[key] = freq.get(key, 0) + 1
+        tables: dict[tuple[str, str], dict[str, list[CompiledRule]]] = {}
+        self._always: list[CompiledRule] = []
+        for c in self._compiled:
+            cons = c.detection.constraints
+            if not cons:
+                self._always.append(c)
+                continue
+            # share lookups across rules (most common field first), prefer exact equality, then fewest keys
+            key = max(cons, key=lambda k: (freq[k], k[0] == "eq", -len(cons[k])))
+            table = tables.setdefault(key, {})
+            for value in cons[key]:
+                table.setdefault(value, []).append(c)
+        self._indexes: list[tuple[bool, Getter, dict[str, list[CompiledRule]]]] = [
+            (kind == "base", compile_getter(fld), table) for (kind, fld), table in tables.items()
+        ]
+        self.index_fields = [f"{kind}:{fld}" for (kind, fld) in tables]
+
+    def _candidates(self, event: Mapping[str, Any]) -> list[CompiledRule]:
+        found: list[CompiledRule] = list(self._always)
+        sources = 1 if found else 0
+        for is_base, get, table in self._indexes:
+            v = get(event)
+            if v.__class__ is str:
+                key = v.lower()
+                hit = table.get(_basename(key) if is_base else key)
+                if hit:
+                    found.extend(hit)
+                    sources += 1
+            elif v is not MISSING and v is not None:
+                seen: set[int] = set()
+                for leaf in iter_leaves(v):
+                    text = as_text(leaf)
+                    if text is None:
+                        continue
+                    key = text.lower()
+                    for c in table.get(_basename(key) if is_base else key, ()):
+                        if c.pos not in seen:
+                            seen.add(c.pos)
+                            found.append(c)
+                            sources += 1
+        if sources > 1:
+            found.sort(key=lambda c: c.pos)
+        return found
+
+    # -- matching -------------------------------------------------------------------------------------
+    def matching_rules(self, event: Mapping[str, Any]) -> list[CompiledRule]:
+        """Every compiled rule whose detection is true for the event (silent ones included)."""
+        return [c for c in self._candidates(event) if c.detection.pred(event)]
+
+    def matching_rules_naive(self, event: Mapping[str, Any]) -> list[CompiledRule]:
+        """Brute force: every rule tried on the event (reference for tests and the benchmark)."""
+        return [c for c in self._compiled if c.detection.pred(event)]
+
+    def match(self, event: Mapping[str, Any], *, include_silent: bool = False) -> list[Match]:
+        out = []
+        for c in self.matching_rules(event):
+            if include_silent or not c.silent:
+                m = Match(c.info, event)
+                m.explanation = self.explain(m)
+                out.append(m)
+        return out
+
+    def match_naive(self, event: Mapping[str, Any], *, include_silent: bool = False) -> list[Match]:
+        return [Match(c.info, event) for c in self.matching_rules_naive(event) if include_silent or not c.silent]
+
+    def explain(self, match: Match) -> str:
+        """A sentence saying which selections and fields made the rule fire."""
+        c = self._by_id.get(match.rule.id)
+        if c is None:
+            return f"{match.rule.title}: matched."
+        parts = []
+        names = []
+        for name, (pred, fields) in c.detection.selections.items():
+            try:
+                hit = pred(match.event)
+            except Exception:  # noqa: BLE001 - explanation must never break detection
+                hit = False
+            if not hit:
+                continue
+            names.append(name)
+            shown = []
+            for fld in fields[:4]:
+                if fld == "<keywords>":
+                    shown.append("keyword search")
+                    continue
+                values = [t for t in (as_text(x) for x in iter_leaves(compile_getter(fld)(match.event))) if t]
+                if values:
+                    text = values[0] if len(values[0]) <= 80 else values[0][:77] + "..."
+                    shown.append(f"{fld}={text!r}")
+            parts.append(f"{name} ({', '.join(shown)})" if shown else name)
+        match.selections = names
+        why = "; ".join(parts) if parts else "its condition"
+        return f"Rule '{match.rule.title}' ({match.rule.level}) matched on {why}."
+
+    def get(self, rule_id: str) -> RuleInfo | None:
+        c = self._by_id.get(rule_id)
+        if c is not None:
+            return c.info
+        for info, _spec in self.correlations:
+            if info.id == rule_id:
+                return info
+        return None
+
+    def compiled(self) -> list[CompiledRule]:
+        return list(self._compiled)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+
+# --- loading ----------------------------------------------------------------------------------------------
+
+
+def _rule_files(paths: Iterable[Path | str]) -> list[Path]:
+    files: list[Path] = []
+    for p in paths:
+        path = Path(p)
+        if path.is_dir():
+            files.extend(sorted(q for q in path.rglob("*") if q.suffix in (".yml", ".yaml") and q.is_file()))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise RuleError("rule path not found", source=str(path))
+    return files
+
+
+def _sidecar_examples(path: Path) -> Any:
+    side = path.with_name(path.stem + ".examples.json")
+    if side.is_file():
+        try:
+            return orjson.loads(side.read_bytes())
+        except orjson.JSONDecodeError as exc:
+            raise RuleError(f"invalid examples JSON: {exc}", source=str(side)) from exc
+    return None
+
+
+def load_rules(paths: Iterable[Path | str], *, include_builtin: bool | str = False) -> RuleSet:
+    """Parse and compile every Sigma rule under the paths (files or folders, *.yml/*.yaml, recursive).
+
+    Rules that cannot be parsed or evaluated land in `RuleSet.unsupported` as (file, rule id, reason);
+    they never stop the others from loading.
+    """
+    all_paths: list[Path | str] = []
+    if include_builtin is True:
+        all_paths.extend(builtin_rules_path(k) for k in BUILTIN_KINDS if builtin_rules_path(k).is_dir())
+    elif isinstance(include_builtin, str) and include_builtin:
+        all_paths.append(builtin_rules_path(include_builtin))
+    all_paths.extend(paths)
+    unsupported: list[tuple[str, str, str]] = []
+    parsed: list[tuple[SigmaRule | SigmaCorrelationRule, str, Any]] = []
+    for path in _rule_files(all_paths):
+        src = str(path)
+        try:
+            docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            unsupported.append((src, "", f"not valid YAML: {exc}".replace("\n", " ")))
+            continue
+        docs_ok = []
+        for doc in docs:
+            if not isinstance(doc, dict):
+                unsupported.append((src, "", "a YAML document is not a mapping"))
+            else:
+                docs_ok.append(doc)
+        try:
+            sidecar = _sidecar_examples(path)
+        except RuleError as exc:
+            unsupported.append((src, "", str(exc)))
+            sidecar = None
+        try:
+            coll = SigmaCollection.from_dicts(
+                docs_ok, collect_errors=True, source=SigmaRuleLocation(path), resolve_references=False
+            )
+        except (SigmaError, ValueError, TypeError, KeyError) as exc:
+            unsupported.append((src, "", f"not a Sigma rule: {exc}"))
+            continue
+        for err in coll.errors:
+            if not any(err in r.errors for r in coll.rules):
+                unsupported.append((src, "", f"not a Sigma rule: {err}"))
+        for rule in coll.rules:
+            examples = rule.custom_attributes.get(EXAMPLES_KEY)
+            if examples is None and sidecar is not None:
+                examples = sidecar.get(str(rule.id), sidecar) if isinstance(sidecar, dict) else None
+            parsed.append((rule, src, examples))
+    return _compile_all(parsed, unsupported)
+
+
+def _compile_all(parsed: list[tuple[SigmaRule | SigmaCorrelationRule, str, Any]],
+                 unsupported: list[tuple[str, str, str]]) -> RuleSet:
+    compiled: list[CompiledRule] = []
+    seen_ids: set[str] = set()
+    sigma_of: dict[int, CompiledRule] = {}  # id(SigmaRule) -> compiled
+    corr_rules: list[tuple[SigmaCorrelationRule, str, Any]] = []
+    for rule, src, examples in parsed:
+        rid = str(rule.id) if rule.id is not None else ""
+        if rid and rid in seen_ids:
+            unsupported.append((src, rid, "duplicate rule id (an earlier file already defines it)"))
+            continue
+        if isinstance(rule, SigmaCorrelationRule):
+            seen_ids.add(rid)
+            corr_rules.append((rule, src, examples))
+            continue
+        try:
+            det = compile_rule(rule)
+        except UnsupportedRule as exc:
+            unsupported.append((src, rid, str(exc)))
+            continue
+        except (SigmaError, ValueError, TypeError) as exc:
+            unsupported.append((src, rid, f"cannot compile: {exc}"))
+            continue
+        seen_ids.add(rid)
+        c = CompiledRule(len(compiled), _info(rule, src, examples, "single"), det)
+        compiled.append(c)
+        sigma_of[id(rule)] = c
+    # correlations: resolve references against every rule loaded (across files)
+    coll = SigmaCollection([r for r, _s, _e in parsed], resolve_references=False)
+    correlations: list[tuple[RuleInfo, CorrelationSpec]] = []
+    for rule, src, examples in corr_rules:
+        rid = str(rule.id) if rule.id is not None else rule.name or ""
+        try:
+            spec_info = _correlation(rule, src, examples, coll, sigma_of, len(correlations))
+        except UnsupportedRule as exc:
+            unsupported.append((src, rid, str(exc)))
+            continue
+        correlations.append(spec_info)
+        _info_unused, spec = spec_info
+        for ref in spec.refs:
+            compiled[ref].correlations.append(len(correlations) - 1)
+            if not spec.generate:
+                compiled[ref].silent = True
+    return RuleSet(compiled, correlations, unsupported)
+
+
+def _correlation(rule: SigmaCorrelationRule, src: str, examples: Any, coll: SigmaCollection,
+                 sigma_of: dict[int, CompiledRule], index: int) -> tuple[RuleInfo, CorrelationSpec]:
+    if rule.errors:
+        raise UnsupportedRule(f"correlation did not parse: {rule.errors[0]}")
+    ctype = str(rule.type.name).lower()
+    if ctype not in SUPPORTED_TYPES:
+        raise UnsupportedRule(f"correlation type {ctype} is not supported (supported: {', '.join(SUPPORTED_TYPES)})")
+    try:
+        rule.resolve_rule_references(coll)
+    except SigmaError as exc:
+        raise UnsupportedRule(f"correlation references a rule that is not loaded: {exc}") from exc
+    refs: list[int] = []
+    ref_names: dict[int, set[str]] = {}
+    for ref in rule.rules or []:
+        target = ref.rule
+        if isinstance(target, SigmaCorrelationRule):
+            raise UnsupportedRule("correlations of correlations are not supported")
+        c = sigma_of.get(id(target))
+        if c is None:
+            raise UnsupportedRule(f"referenced rule {ref.reference} is itself unsupported")
+        refs.append(c.pos)
+        ref_names.setdefault(c.pos, set()).update({ref.reference, c.info.id, c.info.name})
+    if not refs:
+        raise UnsupportedRule("correlation references no rule")
+    cond = rule.condition
+    if not isinstance(cond, SigmaCorrelationCondition):
+        raise UnsupportedRule("extended (boolean) correlation conditions are not supported")
+    op = str(cond.op.name).lower()
+    if op not in SUPPORTED_OPS:
+        raise UnsupportedRule(f"condition operator {op} needs the window to close; only gt, gte, eq are supported")
+    aliases = {a.alias: {r.reference: f for r, f in a.mapping.items()} for a in rule.aliases}
+    group_by = list(rule.group_by or [])
+    count = float(cond.count)
+    if ctype in ("temporal", "temporal_ordered") and rule.condition is None:  # pragma: no cover
+        count = float(len(refs))
+    value_getters: dict[int, Getter] = {}
+    value_field = ""
+    if ctype == "value_count":
+        fref = cond.fieldref
+        if not fref or (isinstance(fref, list) and len(fref) != 1):
+            raise UnsupportedRule("value_count needs exactly one condition field")
+        value_field = fref[0] if isinstance(fref, list) else fref
+        for g in make_group_getters([value_field], refs, ref_names, aliases).items():
+            value_getters[g[0]] = g[1][0]
+    info = _info(rule, src, examples, "correlation")
+    spec = CorrelationSpec(
+        rule_index=index,
+        type=ctype,
+        refs=refs,
+        group_by=group_by,
+        group_getters=make_group_getters(group_by, refs, ref_names, aliases),
+        timespan=float(rule.timespan.seconds),
+        op=op,
+        count=count,
+        value_getters=value_getters,
+        value_field=value_field,
+        generate=bool(rule.generate),
+    )
+    return info, spec
+
+
+# --- the stateful detector ---------------------------------------------------------------------------------
+
+EntityFn = Callable[[Mapping[str, Any]], str]
+EventIdFn = Callable[[Mapping[str, Any]], str]
+
+
+def default_entity(event: Mapping[str, Any]) -> str:
+    """The principal of a CloudTrail event (as the lake normalises it), else the host of a host event."""
+    ui = event.get("userIdentity")
+    if isinstance(ui, Mapping):
+        kind = ui.get("type")
+        if kind == "Root":
+            return f"root:{ui.get('accountId', '')}"
+        if kind == "AWSService":
+            return f"service:{ui.get('invokedBy', '')}"
+        ctx = ui.get("sessionContext")
+        if isinstance(ctx, Mapping):
+            issuer = ctx.get("sessionIssuer")
+            if isinstance(issuer, Mapping) and issuer.get("arn"):
+                return str(issuer["arn"])
+        return str(ui.get("arn") or ui.get("principalId") or "")
+    for key in ("principal", "host_id", "hostname", "Hostname", "host"):
+        v = event.get(key)
+        if v:
+            return str(v)
+    return ""
+
+
+def default_event_id(event: Mapping[str, Any]) -> str:
+    for key in ("eventID", "event_id", "EventID", "id"):
+        v = event.get(key)
+        if v:
+            return str(v)
+    # stable content hash: re-ingesting the same record yields the same id
+    return "sha1:" + hashlib.sha1(orjson.dumps(event, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()  # noqa: S324
+
+
+def _first(event: Mapping[str, Any], *keys: str) -> str:
+    for key in keys:
+        v = event.get(key)
+        if v:
+            return str(v)
+    return ""
+
+
+def _account(event: Mapping[str, Any]) -> str:
+    acct = _first(event, "recipientAccountId", "account")
+    if not acct:
+        ui = event.get("userIdentity")
+        if isinstance(ui, Mapping):
+            acct = str(ui.get("accountId") or "")
+    return acct
+
+
+class Detector:
+    """Stateful: single-event rules plus correlation windows. Feed events in (roughly) time order."""
+
+    def __init__(self, ruleset: RuleSet, *, entity_fn: EntityFn | None = None, event_id_fn: EventIdFn | None = None,
+                 source: str | None = None, max_groups: int = 10_000, max_events_per_group: int = 1_000,
+                 evidence_limit: int = 10) -> None:
+        self.ruleset = ruleset
+        self.entity_fn = entity_fn or default_entity
+        self.event_id_fn = event_id_fn or default_event_id
+        self.source = source
+        self.evidence_limit = evidence_limit
+        self._states = [
+            CorrelationState(spec, max_groups=max_groups, max_events=max_events_per_group)
+            for _info, spec in ruleset.correlations
+        ]
+
+    def _source_for(self, info: RuleInfo) -> str:
+        if self.source:
+            return self.source
+        return "host" if (info.logsource.product or "").lower() == "linux" else "cloudtrail"
+
+    def _base_alert(self, info: RuleInfo, event: Mapping[str, Any], when: datetime, explanation: str,
+                    event_id: str) -> Alert:
+        return Alert(
+            rule_id=info.id,
+            title=info.title,
+            severity=info.level,
+            source=self._source_for(info),
+            explanation=explanation,
+            first_seen=when,
+            last_seen=when,
+            entity=self.entity_fn(event),
+            account=_account(event),
+            region=_first(event, "awsRegion", "region"),
+            host=_first(event, "host_id", "hostname", "Hostname"),
+            attack_ids=list(info.attack_ids),
+            evidence=[dict(event)],
+            evidence_ids=[event_id],
+        )
+
+    def process(self, event: Mapping[str, Any], time: datetime) -> list[Alert]:
+        matched = self.ruleset.matching_rules(event)
+        if not matched:
+            return []
+        event_id = self.event_id_fn(event)
+        alerts: list[Alert] = []
+        for c in matched:
+            if not c.silent:
+                m = Match(c.info, event)
+                alerts.append(self._base_alert(c.info, event, time, self.ruleset.explain(m), event_id))
+            for idx in c.correlations:
+                firing = self._states[idx].add(c.pos, event, time, event_id)
+                if firing is not None:
+                    alerts.append(self._correlation_alert(firing, event, time))
+        return alerts
+
+    def _correlation_alert(self, firing: Firing, event: Mapping[str, Any], when: datetime) -> Alert:
+        info, spec = self.ruleset.correlations[firing.spec.rule_index]
+        compiled = self.ruleset.compiled()
+        ref_titles = [compiled[r].info.title for r in dict.fromkeys(spec.refs)]
+        window = _span_text(spec.timespan)
+        group = ", ".join(f"{f}={v!r}" for f, v in zip(spec.group_by, firing.group, strict=False) if v)
+        by = f" for {group}" if group else ""
+        observed = f"{firing.observed:g}"
+        if spec.type == "event_count":
+            what = f"{observed} events matching {' / '.join(ref_titles)}{by} within {window} (threshold {spec.condition_text()})"
+        elif spec.type == "value_count":
+            what = (f"{observed} distinct values of {spec.value_field} in events matching {' / '.join(ref_titles)}"
+                    f"{by} within {window} (threshold {spec.condition_text()})")
+        elif spec.type == "temporal":
+            what = f"{observed} of the rules {', '.join(ref_titles)} matched{by} within {window}"
+        else:
+            what = f"the rules {' then '.join(ref_titles)} matched in order{by} within {window}"
+        alert = self._base_alert(info, event, when, f"Correlation '{info.title}' fired: {what}.", "")
+        first = min(e.time for e in firing.entries)
+        alert.first_seen = datetime.fromtimestamp(first, tz=when.tzinfo) if when.tzinfo else datetime.fromtimestamp(first)
+        alert.evidence = [dict(e.event) for e in firing.entries[: self.evidence_limit]]
+        alert.evidence_ids = list(dict.fromkeys(e.event_id for e in firing.entries))
+        alert.count = len(firing.entries)
+        return alert
+
+
+def _span_text(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"

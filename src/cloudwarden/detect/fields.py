@@ -1,0 +1,128 @@
+"""Field lookup in events: dotted paths into nested mappings and lists, and text views of values.
+
+Sigma field names such as `userIdentity.sessionContext.sessionIssuer.userName` address nested CloudTrail
+objects; a literal key containing dots (flat host events) wins over the nested walk. Lists along the path
+fan out, so `requestParameters.bucketPolicy.Statement.Principal` yields the principal of every statement.
+A JSON object kept as a string (IAM `policyDocument`) is decoded when the path needs to go inside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import orjson
+
+MISSING: Any = object()  # a field that is not in the event (distinct from a null value)
+MAX_JSON_STRING = 1 << 20  # never decode embedded JSON larger than this while walking a path
+
+Getter = Callable[[Mapping[str, Any]], Any]
+
+
+def _decode_embedded(value: str) -> Any:
+    if len(value) > MAX_JSON_STRING or value[:1] not in ("{", "["):
+        return MISSING
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return MISSING
+
+
+def _walk(event: Mapping[str, Any], parts: list[str]) -> Any:
+    current: list[Any] = [event]
+    for part in parts:
+        following: list[Any] = []
+        for node in current:
+            if isinstance(node, str):
+                node = _decode_embedded(node)
+            if isinstance(node, Mapping):
+                value = node.get(part, MISSING)
+                if value is MISSING:
+                    continue
+                if isinstance(value, list):
+                    following.extend(value)
+                else:
+                    following.append(value)
+            elif isinstance(node, list):
+                # nested lists: look inside each element
+                for item in node:
+                    if isinstance(item, Mapping) and part in item:
+                        value = item[part]
+                        following.extend(value if isinstance(value, list) else [value])
+        if not following:
+            return MISSING
+        current = following
+    return current[0] if len(current) == 1 else current
+
+
+def compile_getter(field: str) -> Getter:
+    """A function returning the field's value (a list when the path fans out) or MISSING."""
+    if "." not in field:
+
+        def get_plain(event: Mapping[str, Any]) -> Any:
+            return event.get(field, MISSING)
+
+        return get_plain
+    parts = field.split(".")
+
+    def get_dotted(event: Mapping[str, Any]) -> Any:
+        value = event.get(field, MISSING)  # a flat key with dots wins
+        if value is not MISSING:
+            return value
+        return _walk(event, parts)
+
+    return get_dotted
+
+
+def iter_leaves(value: Any) -> Iterator[Any]:
+    """Scalars of a value, flattening lists (a dict stays one leaf: it is matched as JSON text)."""
+    if isinstance(value, list):
+        for item in value:
+            yield from iter_leaves(item)
+    else:
+        yield value
+
+
+def iter_all_leaves(event: Any) -> Iterator[Any]:
+    """Every scalar anywhere in the event: what a Sigma keyword search looks at."""
+    if isinstance(event, Mapping):
+        for value in event.values():
+            yield from iter_all_leaves(value)
+    elif isinstance(event, list):
+        for item in event:
+            yield from iter_all_leaves(item)
+    else:
+        yield event
+
+
+def as_text(value: Any) -> str | None:
+    """The text a string matcher compares with; None for null values."""
+    if value.__class__ is str:
+        return value  # type: ignore[no-any-return]
+    if value is None or value is MISSING:
+        return None
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, (dict, list)):
+        try:
+            return orjson.dumps(value).decode()
+        except TypeError:
+            return str(value)
+    return str(value)
+
+
+def text_values(event: Mapping[str, Any], getter: Getter) -> list[str]:
+    """Text of every leaf of a field (for explanations and correlation keys)."""
+    value = getter(event)
+    if value is MISSING:
+        return []
+    out = []
+    for leaf in iter_leaves(value):
+        text = as_text(leaf)
+        if text is not None:
+            out.append(text)
+    return out
