@@ -1,0 +1,1 @@
+"""CloudTrail: sources (files, S3, SQS), parsing, normalisation to ApiActivity, checkpointed ingest."""

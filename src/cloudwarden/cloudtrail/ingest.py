@@ -1,0 +1,492 @@
+"""The CloudTrail ingest pipeline: source -> read -> parse -> normalise -> detect -> lake -> alerts -> checkpoint.
+
+Order per file/object (the unit of work), chosen so that SIGKILL at any moment loses nothing and
+duplicates nothing:
+
+1. read, parse, normalise, run the rules (nothing durable yet);
+2. write the file's events to the lake under a name derived from (source, key, start offset), by
+   temp-file + rename: a re-run replaces the same file, and the lake views dedupe by event_id anyway;
+3. store the file's alerts (`AlertStore.add` is idempotent on evidence event ids);
+4. record the file as processed in the checkpoint (and, for SQS, delete the message after that).
+
+A crash before 4 makes the restart redo the file: 2 and 3 are idempotent, so the result is the same.
+
+Multi-core: with `workers > 1` a process pool runs steps 1-2 per file, plus the rules' match step; the
+parent receives only the events that matched some rule (usually a small fraction), runs them through
+the one stateful `Detector` (so correlation windows see every matching event, whatever worker read it)
+and does 3-4. With one worker everything runs in-process.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import multiprocessing
+import signal
+import threading
+import time as _time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from cloudwarden.cloudtrail.checkpoint import Checkpoint
+from cloudwarden.cloudtrail.normalize import RecordError, normalize
+from cloudwarden.cloudtrail.parse import Problem, Record, iter_records
+from cloudwarden.cloudtrail.sources import (
+    DEFAULT_MAX_BYTES,
+    LocalSource,
+    S3Source,
+    SqsNotifications,
+    WorkItem,
+    read_item,
+)
+from cloudwarden.errors import CloudwardenError
+from cloudwarden.models.alert import Alert
+from cloudwarden.models.api_activity import ApiActivity
+from cloudwarden.store.lake import API_COLUMNS, API_SCHEMA, API_TABLE, Lake
+from cloudwarden.store.state import StateStore
+
+MAX_PROBLEMS_KEPT = 200  # in the summary; every one is also counted and recorded in the checkpoint table
+MERGE_EVIDENCE = 10
+
+
+# ---------------------------------------------------------------------------------------------- results
+@dataclass
+class ItemResult:
+    key: str
+    etag: str
+    events: int = 0
+    filtered: int = 0  # outside --since/--until
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (location, reason)
+    file_error: str = ""  # the whole file was set aside
+    end_offset: int = 0
+    alerts: list[Alert] = field(default_factory=list)  # in-process mode
+    matched: list[tuple[bytes, float]] = field(default_factory=list)  # worker mode: (raw event, epoch time)
+    seconds: float = 0.0
+
+
+@dataclass
+class IngestSummary:
+    source: str
+    files_listed: int = 0
+    files_processed: int = 0
+    files_already_done: int = 0
+    files_set_aside: int = 0
+    events: int = 0
+    filtered: int = 0
+    records_set_aside: int = 0
+    problems: list[tuple[str, str, str]] = field(default_factory=list)  # (key, location, reason), bounded
+    alerts_by_severity: Counter[str] = field(default_factory=Counter)
+    alert_ids: set[int] = field(default_factory=set)
+    seconds: float = 0.0
+    rules: int = 0
+    rules_unsupported: int = 0
+
+    def add_problem(self, key: str, location: str, reason: str) -> None:
+        if len(self.problems) < MAX_PROBLEMS_KEPT:
+            self.problems.append((key, location, reason))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "files_listed": self.files_listed,
+            "files_processed": self.files_processed,
+            "files_already_done": self.files_already_done,
+            "files_set_aside": self.files_set_aside,
+            "events": self.events,
+            "filtered": self.filtered,
+            "records_set_aside": self.records_set_aside,
+            "problems": [{"key": k, "location": loc, "reason": r} for k, loc, r in self.problems],
+            "alerts_by_severity": dict(self.alerts_by_severity),
+            "alerts_stored": len(self.alert_ids),
+            "seconds": round(self.seconds, 3),
+            "rules": self.rules,
+            "rules_unsupported": self.rules_unsupported,
+        }
+
+
+@dataclass
+class IngestOptions:
+    since: date | None = None
+    until: date | None = None
+    workers: int = 1
+    rule_paths: Sequence[Path | str] = ()
+    builtin_rules: bool = True
+    max_bytes: int = DEFAULT_MAX_BYTES
+    follow: bool = False
+    poll_seconds: float = 30.0
+    sqs_url: str = ""
+    endpoint_url: str = ""
+    region_name: str = ""
+    max_passes: int = 0  # follow mode: stop after this many polls (0 = until interrupted); for tests
+
+
+# ---------------------------------------------------------------------------------------------- detection
+class DetectionStage:
+    """The rules, loaded once per process. Wraps cloudwarden.detect (owned by the detection engine)."""
+
+    def __init__(self, rule_paths: Sequence[Path | str], builtin: bool) -> None:
+        from cloudwarden.detect.engine import Detector, load_rules
+
+        self.ruleset = load_rules(list(rule_paths), include_builtin="cloudtrail" if builtin else False)
+        self.detector = Detector(self.ruleset, source="cloudtrail")
+
+    def process(self, event: Mapping[str, Any], when: datetime) -> list[Alert]:
+        return self.detector.process(event, when)
+
+    def matches_any(self, event: Mapping[str, Any]) -> bool:
+        return bool(self.ruleset.matching_rules(event))
+
+
+# ---------------------------------------------------------------------------------------------- one item
+def lake_name(item: WorkItem) -> str:
+    """The lake file name of an item's events: stable across re-runs, distinct across items."""
+    digest = hashlib.blake2b(f"{item.source}\0{item.key}\0{item.start}".encode("utf-8", "surrogatepass"), digest_size=12)
+    return "ct-" + digest.hexdigest()
+
+
+def _table(rows: list[ApiActivity], raws: list[bytes], day: date) -> pa.Table:
+    """Arrow columns straight from the normalised rows (no per-row dicts)."""
+    arrays: list[pa.Array] = []
+    for name in API_COLUMNS:
+        typ = API_SCHEMA.field(name).type
+        if name == "raw":
+            arrays.append(pa.array(raws, type=pa.binary()).cast(pa.string()))
+            continue
+        arrays.append(pa.array([getattr(r, name) for r in rows], type=typ))
+    arrays.append(pa.array([day] * len(rows), type=pa.date32()))
+    return pa.Table.from_arrays(arrays, schema=API_SCHEMA)
+
+
+def process_item(
+    item: WorkItem,
+    lake: Lake,
+    detect: DetectionStage | None,
+    options: IngestOptions,
+    *,
+    in_process: bool,
+) -> ItemResult:
+    """Steps 1-2 for one file: everything up to (and including) its lake write."""
+    started = _time.perf_counter()
+    result = ItemResult(item.key, item.etag, end_offset=item.size)
+    try:
+        data, end = read_item(item, options.max_bytes)
+    except CloudwardenError as exc:
+        result.file_error = exc.message
+        result.problems.append(("file", exc.message))
+        return result
+    result.end_offset = end
+    since = options.since.isoformat() if options.since else ""
+    until = options.until.isoformat() if options.until else ""
+    groups: dict[tuple[date, str], tuple[list[ApiActivity], list[bytes]]] = {}
+    problems = result.problems
+    for rec in iter_records(data, csv_format=item.csv):
+        if rec.__class__ is Problem:
+            problems.append((rec.location, rec.reason))  # type: ignore[union-attr]
+            continue
+        assert isinstance(rec, Record)
+        event = rec.data
+        try:
+            row = normalize(event)
+        except RecordError as exc:
+            problems.append((rec.location, f"field {exc.field}: {exc.reason}"))
+            continue
+        if since or until:
+            day_text = event["eventTime"][:10]
+            if (since and day_text < since) or (until and day_text > until):
+                result.filtered += 1
+                continue
+        when = row.time
+        if detect is not None:
+            try:
+                if in_process:
+                    alerts = detect.process(event, when)
+                    if alerts:
+                        result.alerts.extend(alerts)
+                elif detect.matches_any(event):
+                    result.matched.append((rec.raw, when.timestamp()))
+            except Exception as exc:  # noqa: BLE001 - a rule bug must not stop the ingest; it is reported
+                problems.append((rec.location, f"detection failed: {type(exc).__name__}: {exc}"))
+        key = (when.date(), row.account)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = ([], [])
+        group[0].append(row)
+        group[1].append(rec.raw)
+    name = lake_name(item)
+    for (day, account), (rows, raws) in groups.items():
+        lake.write_table(API_TABLE, day, account, _table(rows, raws, day), name)
+        result.events += len(rows)
+    result.seconds = _time.perf_counter() - started
+    return result
+
+
+# ---------------------------------------------------------------------------------------------- workers
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(lake_root: str, options: IngestOptions) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    gc.freeze()  # rules and modules inherited from the parent never need scanning
+    gc.set_threshold(50_000, 20, 20)
+    _WORKER["lake"] = Lake(lake_root)
+    _WORKER["options"] = options
+    if "detect" not in _WORKER:  # inherited through fork when the parent loaded the rules first
+        _WORKER["detect"] = DetectionStage(options.rule_paths, options.builtin_rules)
+
+
+def _worker_run(item: WorkItem) -> ItemResult:
+    return process_item(item, _WORKER["lake"], _WORKER["detect"], _WORKER["options"], in_process=False)
+
+
+# ---------------------------------------------------------------------------------------------- pipeline
+def merge_alerts(alerts: Iterable[Alert]) -> list[Alert]:
+    """Fold single-event alerts with the same group key into one (fewer store round trips, same result:
+    the store counts new evidence ids). Correlation alerts pass through unchanged."""
+    out: list[Alert] = []
+    merged: dict[str, Alert] = {}
+    for alert in alerts:
+        if alert.count != 1 or len(alert.evidence_ids) != 1:
+            out.append(alert)
+            continue
+        key = alert.key()
+        into = merged.get(key)
+        if into is None:
+            copy = Alert(**{**alert.__dict__, "evidence": list(alert.evidence), "evidence_ids": list(alert.evidence_ids)})
+            merged[key] = copy
+            out.append(copy)
+            continue
+        if alert.evidence_ids[0] in into.evidence_ids:
+            continue
+        into.evidence_ids.append(alert.evidence_ids[0])
+        if len(into.evidence) < MERGE_EVIDENCE:
+            into.evidence.extend(alert.evidence)
+        into.count = len(into.evidence_ids)
+        into.first_seen = min(into.first_seen, alert.first_seen)
+        if alert.last_seen >= into.last_seen:
+            into.last_seen = alert.last_seen
+            into.explanation = alert.explanation
+    return out
+
+
+class Ingest:
+    """Runs one source through the pipeline; reusable for follow/SQS loops."""
+
+    def __init__(
+        self,
+        source: LocalSource | S3Source,
+        lake: Lake,
+        state: StateStore,
+        options: IngestOptions | None = None,
+        *,
+        detect: DetectionStage | None = None,
+        progress: Callable[[IngestSummary], None] | None = None,
+    ) -> None:
+        from cloudwarden.detect.alert_store import AlertStore
+
+        self.source = source
+        self.lake = lake
+        self.state = state
+        self.options = options or IngestOptions()
+        self.detect = detect or DetectionStage(self.options.rule_paths, self.options.builtin_rules)
+        self.alerts = AlertStore(state)
+        self.checkpoint = Checkpoint(state, source.id)
+        self.summary = IngestSummary(source.id)
+        self.summary.rules = len(self.detect.ruleset.rules)
+        self.summary.rules_unsupported = len(self.detect.ruleset.unsupported)
+        self.progress = progress
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    # -- selection -------------------------------------------------------------------------------------
+    def pending(self, items: list[WorkItem]) -> list[WorkItem]:
+        """Items not yet processed in this version (appendable files: from their saved offset)."""
+        done = self.checkpoint.done([i.key for i in items])
+        out = []
+        for item in items:
+            got = done.get(item.key)
+            if got is None or got.etag != item.etag:
+                out.append(item)
+            elif item.appendable and item.size > got.offset:
+                out.append(_with_start(item, got.offset))
+            else:
+                self.summary.files_already_done += 1
+        return out
+
+    # -- commit ----------------------------------------------------------------------------------------
+    def _commit(self, item: WorkItem, result: ItemResult, alerts: list[Alert]) -> None:
+        """Steps 3-4: alerts, then the checkpoint."""
+        s = self.summary
+        if alerts:
+            for a in alerts:
+                s.alerts_by_severity[a.severity] += 1
+            s.alert_ids.update(self.alerts.add(merge_alerts(alerts)))
+        for location, reason in result.problems:
+            s.add_problem(item.key, location, reason)
+        if result.file_error:
+            s.files_set_aside += 1
+        else:
+            s.records_set_aside += len(result.problems)
+        s.events += result.events
+        s.filtered += result.filtered
+        s.files_processed += 1
+        self.checkpoint.mark(
+            item.key, item.etag, offset=result.end_offset, events=result.events, problems=result.problems
+        )
+        if self.progress is not None:
+            self.progress(s)
+
+    def _detect_matched(self, result: ItemResult) -> list[Alert]:
+        alerts: list[Alert] = []
+        for raw, epoch in result.matched:
+            event = orjson.loads(raw)
+            alerts.extend(self.detect.process(event, datetime.fromtimestamp(epoch, UTC)))
+        return alerts
+
+    # -- running ---------------------------------------------------------------------------------------
+    def run_items(self, items: list[WorkItem]) -> None:
+        todo = self.pending(items)
+        if not todo:
+            return
+        workers = max(1, self.options.workers)
+        if workers == 1 or len(todo) == 1:
+            for item in todo:
+                if self._stop.is_set():
+                    return
+                result = process_item(item, self.lake, self.detect, self.options, in_process=True)
+                self._commit(item, result, result.alerts)
+            return
+        self._run_pool(todo, workers)
+
+    def _run_pool(self, todo: list[WorkItem], workers: int) -> None:
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        if "fork" in methods:
+            _WORKER["detect"] = self.detect  # inherited by the children: no second rule load
+        pending: dict[Future[ItemResult], WorkItem] = {}
+        queue = iter(todo)
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(str(self.lake.root), self.options)
+        ) as pool:
+            try:
+                self._fill(pool, pending, queue, workers * 3)
+                while pending:
+                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        item = pending.pop(fut)
+                        result = fut.result()
+                        self._commit(item, result, self._detect_matched(result))
+                    if self._stop.is_set():
+                        break
+                    self._fill(pool, pending, queue, workers * 3)
+            finally:
+                for fut in pending:
+                    fut.cancel()
+                _WORKER.pop("detect", None)
+
+    @staticmethod
+    def _fill(
+        pool: ProcessPoolExecutor, pending: dict[Future[ItemResult], WorkItem], queue: Iterator[WorkItem], limit: int
+    ) -> None:
+        while len(pending) < limit:  # bounded: never more than `limit` files in flight
+            item = next(queue, None)
+            if item is None:
+                return
+            pending[pool.submit(_worker_run, item)] = item
+
+    def run(self) -> IngestSummary:
+        """List the source, ingest what is new; with follow/SQS keep going until stopped."""
+        started = _time.perf_counter()
+        opts = self.options
+        passes = 0
+        since = opts.since
+        try:
+            if opts.sqs_url:
+                self._run_sqs()
+            else:
+                while True:
+                    items = self.source.list(since, opts.until)
+                    self.summary.files_listed += len(items)
+                    self.run_items(items)
+                    passes += 1
+                    if not opts.follow or self._stop.is_set() or (opts.max_passes and passes >= opts.max_passes):
+                        break
+                    if isinstance(self.source, S3Source):
+                        # new objects land in today's folder (yesterday's around midnight): list only those
+                        recent = date.fromordinal(datetime.now(UTC).date().toordinal() - 1)
+                        since = max(since, recent) if since else recent
+                    self._stop.wait(opts.poll_seconds)
+                    if self._stop.is_set():
+                        break
+        finally:
+            self.summary.seconds = _time.perf_counter() - started
+        return self.summary
+
+    def _run_sqs(self) -> None:
+        opts = self.options
+        if not isinstance(self.source, S3Source):
+            raise CloudwardenError("--sqs-url needs an s3:// source", source=opts.sqs_url)
+        queue = SqsNotifications(opts.sqs_url, opts.endpoint_url, opts.region_name)
+        passes = 0
+        while not self._stop.is_set():
+            notes = queue.receive(wait_seconds=0 if opts.max_passes else 10)
+            passes += 1
+            for note in notes:
+                items = []
+                for bucket, key, etag, size in note.objects:
+                    if bucket != self.source.bucket or not key.startswith(self.source.prefix):
+                        continue  # another trail's object: not ours to ingest
+                    if not etag or not size:
+                        head = self.source.client.head_object(Bucket=bucket, Key=key)
+                        etag, size = head.get("ETag", ""), int(head.get("ContentLength", 0))
+                    items.append(self.source.item(key, etag, size))
+                self.summary.files_listed += len(items)
+                self.run_items(items)
+                if self._stop.is_set():
+                    return  # the message stays: redelivered, and the checkpoint skips what was done
+                queue.delete(note.receipt_handle)
+            if opts.max_passes and passes >= opts.max_passes:
+                return
+
+
+def _with_start(item: WorkItem, start: int) -> WorkItem:
+    from dataclasses import replace
+
+    return replace(item, start=start)
+
+
+def ingest(
+    spec: str,
+    lake: Lake,
+    state: StateStore,
+    options: IngestOptions | None = None,
+    progress: Callable[[IngestSummary], None] | None = None,
+) -> IngestSummary:
+    """Ingest a folder, file or s3:// URL once (or continuously with follow / SQS)."""
+    from cloudwarden.cloudtrail.sources import open_source
+
+    options = options or IngestOptions()
+    source = open_source(spec, options.endpoint_url, options.region_name)
+    runner = Ingest(source, lake, state, options, progress=progress)
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def _term(_sig: int, _frame: object) -> None:
+        runner.stop()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _term)
+    try:
+        return runner.run()
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, previous)
+

@@ -1,0 +1,313 @@
+"""Decode CloudTrail file contents into records, keeping each record's JSON text. Pure, no I/O.
+
+Formats (detected from the content, not the file name):
+- CloudTrail's own `{"Records": [...]}` (what S3 delivery writes), also a bare JSON array of records;
+- JSON Lines: one record per line;
+- CloudTrail Lake / Athena exports: JSON Lines or a JSON array of rows that carry the event in an
+  `eventJson`-like column (object or JSON string), or flattened rows whose column names are the
+  lower-cased CloudTrail field names (Athena's CloudTrail table) with JSON strings in the nested
+  columns; CSV exports of either shape (`.csv`).
+
+The fast path splits `{"Records": [...]}` with msgspec into raw byte slices (no re-encoding: the raw
+text kept in the lake is exactly what CloudTrail wrote) and decodes each slice with orjson. Decoding
+problems are reported per record (index) or per line, never by raising, so one bad record costs only
+itself.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+import orjson
+
+# Columns that hold a whole event in CloudTrail Lake / Athena query exports (compared lower-cased).
+EVENT_COLUMNS = ("eventjson", "event_json", "rawevent", "raw_event", "raw", "event", "json", "_raw")
+
+# Athena's CloudTrail table lower-cases every field name; map them back to CloudTrail's spelling.
+_CAMEL = [
+    "eventVersion", "userIdentity", "eventTime", "eventSource", "eventName", "awsRegion", "sourceIPAddress",
+    "userAgent", "errorCode", "errorMessage", "requestParameters", "responseElements", "additionalEventData",
+    "requestID", "requestId", "eventID", "eventId", "resources", "eventType", "apiVersion", "readOnly",
+    "recipientAccountId", "serviceEventDetails", "sharedEventID", "vpcEndpointId", "eventCategory",
+    "managementEvent", "tlsDetails", "sessionCredentialFromConsole", "type", "principalId", "arn", "accountId",
+    "invokedBy", "accessKeyId", "userName", "sessionContext", "attributes", "mfaAuthenticated", "creationDate",
+    "sessionIssuer", "webIdFederationData", "federatedProvider", "sourceIdentity", "ec2RoleDelivery",
+    "identityProvider", "credentialId", "onBehalfOf", "userId", "identityStoreArn", "inScopeOf", "issuerType",
+    "credentialsIssuedTo", "ARN", "tlsVersion", "cipherSuite", "clientProvidedHostHeader", "insightDetails",
+    "edgeDeviceDetails", "addendum", "annotation",
+]
+CAMEL = {name.lower(): name for name in _CAMEL}
+CAMEL["eventid"] = "eventID"
+CAMEL["requestid"] = "requestID"
+CAMEL["arn"] = "arn"
+# Athena columns that hold JSON text for what CloudTrail writes as objects.
+JSON_TEXT_FIELDS = ("requestParameters", "responseElements", "additionalEventData", "serviceEventDetails")
+
+
+@dataclass(slots=True)
+class Record:
+    location: str  # "record 17" or "line 42": where in the file
+    data: Any  # the decoded record (a dict when well-formed)
+    raw: bytes  # its JSON text as UTF-8
+
+
+@dataclass(slots=True)
+class Problem:
+    location: str  # "file", "record 17", "line 42"
+    reason: str
+
+
+class _RecordsFile(msgspec.Struct):
+    Records: list[msgspec.Raw]
+
+
+_records_decoder = msgspec.json.Decoder(_RecordsFile)
+_array_decoder = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+def _position(data: bytes, exc: Exception) -> str:
+    pos = getattr(exc, "pos", None)
+    if isinstance(pos, int):
+        line = data.count(b"\n", 0, pos) + 1
+        return f"line {line}, char {pos}"
+    return ""
+
+
+def _utf8_problem(raw: bytes) -> str | None:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"non-UTF-8 bytes at offset {exc.start}"
+    return None
+
+
+def iter_records(data: bytes, *, csv_format: bool = False) -> Iterator[Record | Problem]:
+    """Every record of a file's content, or a Problem for what could not be decoded."""
+    if csv_format:
+        yield from _iter_csv(data)
+        return
+    start = data[:4096].lstrip()
+    if start.startswith(b"{"):
+        try:
+            parsed = _records_decoder.decode(data)
+        except msgspec.ValidationError:
+            parsed = None  # valid JSON, not a Records file: one event, or JSON Lines
+        except msgspec.DecodeError as exc:
+            if b'"Records"' not in start[:200]:
+                parsed = None  # JSON Lines (several documents) or a bad single document
+            elif _utf8_problem(data):
+                yield from _salvage_records(data)
+                return
+            else:
+                yield Problem("file", f"invalid JSON ({_position(data, exc) or 'Records file'}): {exc}")
+                return
+        if parsed is not None:
+            yield from _iter_raw_list(parsed.Records, "record")
+            return
+        try:
+            whole = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            yield from _iter_lines(data)
+            return
+        yield from _unwrap(whole, data.strip(), "record 0")
+        return
+    if start.startswith(b"["):
+        try:
+            items = _array_decoder.decode(data)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            detail = _utf8_problem(data) or f"invalid JSON array: {exc}"
+            yield Problem("file", detail)
+            return
+        yield from _iter_raw_list(items, "record")
+        return
+    if not start:
+        return
+    yield from _iter_lines(data)
+
+
+def _salvage_records(data: bytes) -> Iterator[Record | Problem]:
+    """A Records file with non-UTF-8 bytes: keep the clean records, set aside those holding the bad bytes."""
+    fixed = data.decode("utf-8", errors="replace").encode("utf-8")
+    try:
+        parsed = _records_decoder.decode(fixed)
+    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+        yield Problem("file", f"{_utf8_problem(data)}; and invalid JSON: {exc}")
+        return
+    for index, item in enumerate(parsed.Records):
+        raw = bytes(item)
+        if b"\xef\xbf\xbd" in raw:
+            yield Problem(f"record {index}", "non-UTF-8 bytes in the record")
+            continue
+        yield from _iter_raw_list([item], f"record {index}", offset_label=True)
+
+
+def _iter_raw_list(items: list[msgspec.Raw], label: str, offset_label: bool = False) -> Iterator[Record | Problem]:
+    loads = orjson.loads
+    for index, item in enumerate(items):
+        raw = bytes(item)
+        where = label if offset_label else f"{label} {index}"
+        try:
+            value = loads(raw)
+        except orjson.JSONDecodeError as exc:
+            yield Problem(where, _utf8_problem(raw) or f"invalid JSON: {exc}")
+            continue
+        if value.__class__ is dict and "eventID" in value:
+            yield Record(where, value, raw)  # the common case, without the export checks
+            continue
+        yield from _unwrap(value, raw, where)
+
+
+def _iter_lines(data: bytes) -> Iterator[Record | Problem]:
+    loads = orjson.loads
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            value = loads(line)
+        except orjson.JSONDecodeError as exc:
+            yield Problem(f"line {number}", _utf8_problem(line) or f"invalid JSON: {exc}")
+            continue
+        if isinstance(value, dict) and isinstance(value.get("Records"), list):
+            # a whole Records file written on one line
+            for index, item in enumerate(value["Records"]):
+                yield from _unwrap(item, orjson.dumps(item), f"line {number} record {index}")
+            continue
+        yield from _unwrap(value, line, f"line {number}")
+
+
+def _unwrap(value: Any, raw: bytes, location: str) -> Iterator[Record | Problem]:
+    """A plain record, or the event inside an export row."""
+    if isinstance(value, dict) and "eventID" not in value and "eventTime" not in value:
+        event = _event_from_row(value)
+        if isinstance(event, Problem):
+            yield Problem(location, event.reason)
+            return
+        if event is not None:
+            yield Record(location, event, orjson.dumps(event))
+            return
+    yield Record(location, value, raw)
+
+
+def _event_from_row(row: dict[str, Any]) -> dict[str, Any] | Problem | None:
+    """The CloudTrail event in an export row, or None when the row does not look like an export."""
+    lowered = {str(k).lower(): v for k, v in row.items()}
+    for column in EVENT_COLUMNS:
+        if column in lowered:
+            value = lowered[column]
+            if isinstance(value, str):
+                try:
+                    value = orjson.loads(value)
+                except orjson.JSONDecodeError as exc:
+                    return Problem("", f"column {column}: invalid JSON: {exc}")
+            if isinstance(value, dict):
+                return value
+            return Problem("", f"column {column}: not a JSON object")
+    if "eventid" in lowered or "eventtime" in lowered:
+        return _camel_row(row)
+    return None
+
+
+def _camel(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {CAMEL.get(str(k).lower(), k): _camel(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camel(v) for v in value]
+    return value
+
+
+def _camel_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A flattened (Athena) row back into CloudTrail's shape."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        name = CAMEL.get(str(key).lower(), str(key))
+        if value is None or value == "":
+            continue
+        if isinstance(value, str) and (name in JSON_TEXT_FIELDS or name in ("userIdentity", "resources", "tlsDetails")):
+            stripped = value.strip()
+            if stripped[:1] in ("{", "["):
+                try:
+                    value = orjson.loads(stripped)
+                except orjson.JSONDecodeError:
+                    if stripped.startswith("{") and "=" in stripped:
+                        value = parse_athena_struct(stripped)
+        elif name == "readOnly" and isinstance(value, str):
+            value = value.lower() == "true"
+        out[name] = _camel(value) if isinstance(value, (dict, list)) else value
+    return out
+
+
+def parse_athena_struct(text: str) -> Any:
+    """Athena's text rendering of a struct, `{type=IAMUser, sessioncontext={attributes={...}}}`, best effort."""
+    pos = 0
+
+    def value_at() -> Any:
+        nonlocal pos
+        if pos < len(text) and text[pos] == "{":
+            pos += 1
+            obj: dict[str, Any] = {}
+            while pos < len(text) and text[pos] != "}":
+                eq = text.find("=", pos)
+                if eq < 0:
+                    break
+                key = text[pos:eq].strip()
+                pos = eq + 1
+                obj[key] = value_at()
+                if pos < len(text) and text[pos] == ",":
+                    pos += 1
+                    while pos < len(text) and text[pos] == " ":
+                        pos += 1
+            pos += 1
+            return obj
+        if pos < len(text) and text[pos] == "[":
+            pos += 1
+            items: list[Any] = []
+            while pos < len(text) and text[pos] != "]":
+                items.append(value_at())
+                if pos < len(text) and text[pos] == ",":
+                    pos += 1
+                    while pos < len(text) and text[pos] == " ":
+                        pos += 1
+            pos += 1
+            return items
+        end = pos
+        while end < len(text) and text[end] not in ",}]":
+            end += 1
+        token = text[pos:end].strip()
+        pos = end
+        return None if token == "null" else token  # noqa: S105 - not a password
+
+    return value_at()
+
+
+def _iter_csv(data: bytes) -> Iterator[Record | Problem]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        # decode what we can; rows holding the bad bytes are set aside below
+        text = data.decode("utf-8", errors="replace")
+        bad_note = f"non-UTF-8 bytes at offset {exc.start}"
+    else:
+        bad_note = ""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        for number, row in enumerate(reader, start=2):
+            location = f"line {number}"
+            if bad_note and any("\ufffd" in (v or "") for v in row.values()):
+                yield Problem(location, bad_note)
+                continue
+            clean = {k: v for k, v in row.items() if k is not None}
+            event = _event_from_row(clean)
+            if isinstance(event, Problem):
+                yield Problem(location, event.reason)
+            elif event is None:
+                yield Problem(location, "row has no event column and no eventID/eventTime columns")
+            else:
+                yield Record(location, event, orjson.dumps(event))
+    except csv.Error as exc:
+        yield Problem(f"line {reader.line_num}", f"invalid CSV: {exc}")

@@ -1,0 +1,131 @@
+"""Hand-built CloudTrail records for the tests and the benchmark's record pool (our own, not copied)."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+ACCOUNT = "111111111111"
+OTHER_ACCOUNT = "999999999999"
+
+
+def iam_user(name: str = "alice", account: str = ACCOUNT, key: str = "AKIAEXAMPLEKEY000001") -> dict[str, Any]:
+    return {
+        "type": "IAMUser",
+        "principalId": "AIDAEXAMPLE" + name.upper(),
+        "arn": f"arn:aws:iam::{account}:user/{name}",
+        "accountId": account,
+        "accessKeyId": key,
+        "userName": name,
+    }
+
+
+def assumed_role(role: str = "deploy", session: str = "ci-run-1", account: str = ACCOUNT, mfa: bool = False) -> dict[str, Any]:
+    return {
+        "type": "AssumedRole",
+        "principalId": f"AROAEXAMPLE:{session}",
+        "arn": f"arn:aws:sts::{account}:assumed-role/{role}/{session}",
+        "accountId": account,
+        "accessKeyId": "ASIAEXAMPLEKEY000002",
+        "sessionContext": {
+            "sessionIssuer": {
+                "type": "Role",
+                "principalId": "AROAEXAMPLE",
+                "arn": f"arn:aws:iam::{account}:role/{role}",
+                "accountId": account,
+                "userName": role,
+            },
+            "attributes": {"mfaAuthenticated": "true" if mfa else "false", "creationDate": "2026-01-01T00:00:00Z"},
+        },
+    }
+
+
+def root(account: str = ACCOUNT) -> dict[str, Any]:
+    return {"type": "Root", "principalId": account, "arn": f"arn:aws:iam::{account}:root", "accountId": account}
+
+
+def service(invoked_by: str = "cloudtrail.amazonaws.com") -> dict[str, Any]:
+    return {"type": "AWSService", "invokedBy": invoked_by}
+
+
+def event(
+    name: str = "ListBuckets",
+    source: str = "s3.amazonaws.com",
+    *,
+    event_id: str = "00000000-0000-0000-0000-000000000001",
+    identity: dict[str, Any] | None = None,
+    time: str = "2026-01-01T12:00:00Z",
+    account: str = ACCOUNT,
+    region: str = "us-east-1",
+    ip: str = "203.0.113.10",
+    agent: str = "aws-cli/2.15.0 Python/3.11.6 Linux/6.1 exe/x86_64.debian",
+    params: dict[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "eventVersion": "1.09",
+        "userIdentity": identity if identity is not None else iam_user(),
+        "eventTime": time,
+        "eventSource": source,
+        "eventName": name,
+        "awsRegion": region,
+        "sourceIPAddress": ip,
+        "userAgent": agent,
+        "requestParameters": params,
+        "responseElements": None,
+        "requestID": "req-" + event_id[-8:],
+        "eventID": event_id,
+        "readOnly": name.startswith(("List", "Get", "Describe")),
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": account,
+        "eventCategory": "Management",
+    }
+    out.update(extra)
+    return out
+
+
+def pool() -> list[dict[str, Any]]:
+    """A varied set of records: benign reads and writes plus the high-value events rules look for."""
+    return [
+        event("ListBuckets"),
+        event("GetObject", params={"bucketName": "data", "key": "a.csv"}, identity=assumed_role(), agent="Boto3/1.34.0 Python/3.11"),
+        event("DescribeInstances", "ec2.amazonaws.com", agent="aws-sdk-go/1.50.0 (go1.21; linux; amd64)"),
+        event("GetCallerIdentity", "sts.amazonaws.com"),
+        event("AssumeRole", "sts.amazonaws.com", identity=service("ec2.amazonaws.com"), ip="ec2.amazonaws.com",
+              agent="ec2.amazonaws.com", params={"roleArn": f"arn:aws:iam::{ACCOUNT}:role/web"}),
+        event("CreateBucket", params={"bucketName": "new-bucket"}),
+        event("PutBucketPolicy", params={"bucketName": "data", "bucketPolicy": {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}]}}),
+        event("AuthorizeSecurityGroupIngress", "ec2.amazonaws.com", params={"groupId": "sg-1", "ipPermissions": {"items": [{"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}),
+        event("StopLogging", "cloudtrail.amazonaws.com", params={"name": "org-trail"}),
+        event("ConsoleLogin", "signin.amazonaws.com", identity=root(), agent="Mozilla/5.0 (X11; Linux x86_64)",
+              eventType="AwsConsoleSignIn", additionalEventData={"MFAUsed": "No", "LoginTo": "https://console.aws.amazon.com"},
+              responseElements={"ConsoleLogin": "Success"}),
+        event("DisableKey", "kms.amazonaws.com", params={"keyId": "k-1"}, agent="Terraform/1.7.0 (+https://www.terraform.io) terraform-provider-aws/5.0 aws-sdk-go-v2/1.24"),
+        event("GetSecretValue", "secretsmanager.amazonaws.com", params={"secretId": "db"}, agent="aws-cli/2.15.0 Python/3.11.6 Linux/6.5.0-kali3-amd64"),
+        event("DeleteTrail", "cloudtrail.amazonaws.com", errorCode="AccessDenied", errorMessage="User is not authorized"),
+        event("CreateAccessKey", "iam.amazonaws.com", params={"userName": "bob"}),
+    ]
+
+
+def write_records(path: Path, records: list[dict[str, Any]], *, gz: bool = True) -> Path:
+    body = json.dumps({"Records": records}).encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(body) if gz else body)
+    return path
+
+
+def many(n: int, start: int = 0, **kwargs: Any) -> list[dict[str, Any]]:
+    """n distinct records cycling through the pool, with unique ids and increasing times."""
+    base = pool()
+    out = []
+    for i in range(start, start + n):
+        rec = copy.deepcopy(base[i % len(base)])
+        rec["eventID"] = f"evt-{i:08d}"
+        rec["eventTime"] = f"2026-01-01T{(i // 3600) % 24:02d}:{(i // 60) % 60:02d}:{i % 60:02d}Z"
+        rec.update(kwargs)
+        out.append(rec)
+    return out
