@@ -42,6 +42,36 @@ class ServerSettings:
     port: int = 8000
     secret_key: str = ""  # session signing key; generated and kept in <home> when empty
     max_body_bytes: int = 10 * 1024 * 1024
+    # Scheduler (seconds; 0 disables the job). Accounts are [[server.accounts]] tables:
+    # {name, account_id, profile, role_arn, endpoint_url, regions, framework, organization}.
+    accounts: list[dict[str, Any]] = field(default_factory=list)
+    scan_interval_s: int = 3600
+    trail_poll_interval_s: int = 60
+    baseline_interval_s: int = 3600
+    report_interval_s: int = 86400
+    scheduler_enabled: bool = True
+    workers: int = 2  # job worker threads
+    cookie_secure: str = "auto"  # auto (Secure when the request is https) | true | false
+    session_hours: int = 12
+    login_max_failures: int = 5  # per client and user name within login_window_s
+    login_window_s: int = 300
+    metrics_token: str = ""  # lets a Prometheus scraper read /metrics without a user token
+    # Host agents: enrollment needs this secret (or the admin token); admin_token protects agent list/revoke
+    # until the server's user auth is wired in. Empty disables that path.
+    agent_enroll_secret: str = ""
+    admin_token: str = ""
+    agent_max_batch_events: int = 10000
+
+
+@dataclass
+class NotifySettings:
+    # Channels are [[notify.channels]] tables: {name, kind=slack|webhook|email, url, secret, smtp_host,
+    # smtp_port, mail_from, mail_to, min_severity, sources}. More can be added from the dashboard.
+    channels: list[dict[str, Any]] = field(default_factory=list)
+    group_window_s: float = 30.0  # alerts arriving within the window become one digest per channel
+    max_per_minute: int = 6  # messages per channel per minute; the rest waits for the next digest
+    queue_max: int = 10000
+    retries: int = 3
 
 
 @dataclass
@@ -52,6 +82,14 @@ class AgentSettings:
     internal_cidrs: list[str] = field(
         default_factory=lambda: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8"]
     )
+    sources: list[str] = field(default_factory=list)  # empty: every usable source, best first
+    watch_paths: list[str] = field(default_factory=list)  # extra files/dirs watched like the sensitive ones
+    auth_log_paths: list[str] = field(default_factory=lambda: ["/var/log/auth.log", "/var/log/secure"])
+    audit_auid: int = -1  # >= 0 limits audit rules to one login uid (tests on shared machines)
+    sock_diag_interval_s: float = 5.0
+    transfer_window_s: float = 60.0
+    queue_max: int = 20000  # events between the sources and the spool writer; beyond it they are counted and dropped
+    tls_verify: str = "true"  # true | false | path to a CA bundle
 
 
 @dataclass
@@ -62,6 +100,7 @@ class Settings:
     aws: AwsSettings = field(default_factory=AwsSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     agent: AgentSettings = field(default_factory=AgentSettings)
+    notify: NotifySettings = field(default_factory=NotifySettings)
 
     @property
     def home_path(self) -> Path:

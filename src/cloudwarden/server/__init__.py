@@ -1,0 +1,1 @@
+"""The server: HTTP API, dashboard, scheduler, live compliance, in one process (`cloudwarden serve`)."""
