@@ -150,9 +150,11 @@ class RuleSet:
     # -- index --------------------------------------------------------------------------------------
     def _build_index(self) -> None:
         freq: dict[tuple[str, str], int] = {}
+        distinct: dict[tuple[str, str], set[str]] = {}
         for c in self._compiled:
-            for key in c.detection.constraints:
+            for key, values in c.detection.constraints.items():
                 freq[key] = freq.get(key, 0) + 1
+                distinct.setdefault(key, set()).update(values)
         tables: dict[tuple[str, str], dict[str, list[CompiledRule]]] = {}
         self._always: list[CompiledRule] = []
         for c in self._compiled:
@@ -160,8 +162,9 @@ class RuleSet:
             if not cons:
                 self._always.append(c)
                 continue
-            # share lookups across rules (most common field first), prefer exact equality, then fewest keys
-            key = max(cons, key=lambda k: (freq[k], k[0] == "eq", -len(cons[k])))
+            # a field shared with other rules (one lookup serves many), then the most selective field
+            # (most distinct values across rules: eventName beats eventSource), exact equality, fewest keys
+            key = max(cons, key=lambda k: (freq[k] > 1, len(distinct[k]), freq[k], k[0] == "eq", -len(cons[k])))
             table = tables.setdefault(key, {})
             for value in cons[key]:
                 table.setdefault(value, []).append(c)
