@@ -1,0 +1,1 @@
+"""CIS logging section checks, one small module per check (or tiny family)."""

@@ -1,0 +1,1 @@
+"""CIS monitoring section checks, one small module per check (or tiny family)."""

@@ -1,0 +1,1 @@
+"""CIS networking section checks, one small module per check (or tiny family)."""
