@@ -75,7 +75,8 @@ def to_ocsf(alert: StoredAlert | Alert) -> dict[str, Any]:
     status_id, status_name = STATUS.get(status, (99, status))
     activity_id, activity_name = (3, "Close") if status == "resolved" else ((2, "Update") if alert.count > 1 else (1, "Create"))
     analytic_type_id, analytic_type = ANALYTIC_TYPE.get(alert.source, (99, "Other"))
-    uid = f"cloudwarden:{alert.id}" if isinstance(alert, StoredAlert) else f"cloudwarden:{alert.key()}"
+    group_key = alert.key if isinstance(alert, StoredAlert) else alert.key()
+    uid = f"cloudwarden:{alert.id}" if isinstance(alert, StoredAlert) else f"cloudwarden:{group_key}"
     record: dict[str, Any] = {
         "class_uid": 2004,
         "class_name": "Detection Finding",
@@ -112,7 +113,7 @@ def to_ocsf(alert: StoredAlert | Alert) -> dict[str, Any]:
             "attacks": _attacks(list(alert.attack_ids)),
         },
         "evidences": [{"data": ev} for ev in alert.evidence],
-        "unmapped": {"entity": alert.entity, "group_key": alert.key(), "evidence_ids": list(alert.evidence_ids)},
+        "unmapped": {"entity": alert.entity, "group_key": group_key, "evidence_ids": list(alert.evidence_ids)},
     }
     if alert.account or alert.region:
         record["cloud"] = {"provider": "AWS", "account": {"uid": alert.account}, "region": alert.region}
