@@ -53,6 +53,21 @@ def client_config(max_workers: int) -> Config:
     )
 
 
+def _no_retry_on_html_error_page(response: Any = None, **_: Any) -> None:
+    """AWS answers API errors in XML or JSON. An HTML 5xx page comes from an emulator or proxy that does
+    not implement the API (moto_server, LocalStack): retrying it ten times with backoff only wastes half
+    a minute per call, so it is marked 501 (not transient) and fails at once as ApiUnavailable."""
+    if not isinstance(response, tuple) or not response or response[0] is None:
+        return
+    http = response[0]
+    try:
+        body = http.content[:64].lstrip().lower()
+    except Exception:  # noqa: BLE001 - a streaming body we must not consume
+        return
+    if http.status_code >= 500 and (body.startswith(b"<!doctype html") or body.startswith(b"<html")):
+        http.status_code = 501
+
+
 @dataclass(frozen=True)
 class CallerIdentity:
     account_id: str
@@ -95,6 +110,8 @@ class AwsSession:
         self._lock = threading.Lock()
         if counter is not None:
             self.session.events.register("before-call", self._count)
+        # Runs before botocore's retry handler (registered later, in the middle section).
+        self.session.events.register_first("needs-retry.*.*", _no_retry_on_html_error_page)
 
     def _count(self, model: Any = None, **_: Any) -> None:
         if self.counter is not None and model is not None:

@@ -189,6 +189,32 @@ def _regional_services(collectors: Sequence[CollectorSpec]) -> set[str]:
     return {c.service for c in collectors if c.regional}
 
 
+def collect_inventory(
+    session: AwsSession,
+    account_id: str,
+    regions: Sequence[str],
+    *,
+    collectors: Sequence[CollectorSpec],
+    pool: ThreadPoolExecutor,
+    partition: str = "aws",
+    progress: ProgressFn | None = None,
+) -> Inventory:
+    """Run every collector once per (service, region) on `pool` and return the filled Inventory."""
+    inv = Inventory(account_id=account_id, partition=partition, regions=list(regions))
+    tasks = _collector_tasks(collectors, regions)
+    futures: list[Future[None]] = [pool.submit(_run_collector, spec, region, inv, session) for spec, region in tasks]
+    done = 0
+    if progress:
+        progress(ProgressEvent("collect", account_id, 0, len(futures)))
+    pending = set(futures)
+    while pending:
+        finished, pending = wait(pending, timeout=0.5, return_when="FIRST_COMPLETED")
+        done += len(finished)
+        if progress and finished:
+            progress(ProgressEvent("collect", account_id, done, len(futures)))
+    return inv
+
+
 def scan_account(
     session: AwsSession,
     account_id: str,
@@ -202,19 +228,8 @@ def scan_account(
 ) -> tuple[list[CheckResult], list[CollectionFailure]]:
     """Collect one account's inventory concurrently on `pool`, run every check, return (results,
     failures). The inventory is local to this call and freed when it returns."""
-    inv = Inventory(account_id=account_id, partition=partition, regions=list(regions.enabled))
-    tasks = _collector_tasks(collectors, regions.enabled)
-    futures: list[Future[None]] = [pool.submit(_run_collector, spec, region, inv, session) for spec, region in tasks]
-    done = 0
-    if progress:
-        progress(ProgressEvent("collect", account_id, 0, len(futures)))
-    pending = set(futures)
-    while pending:
-        finished, pending = wait(pending, timeout=0.5, return_when="FIRST_COMPLETED")
-        done += len(finished)
-        if progress and finished:
-            progress(ProgressEvent("collect", account_id, done, len(futures)))
-
+    inv = collect_inventory(session, account_id, regions.enabled, collectors=collectors, pool=pool,
+                            partition=partition, progress=progress)
     results: list[CheckResult] = []
     regional_services = _regional_services(collectors)
     for i, chk in enumerate(checks, 1):

@@ -57,12 +57,20 @@ def failure_from_exception(service: str, region: str, operation: str, exc: BaseE
             code = "Throttled"
         elif raw in ("OptInRequired", "InvalidClientTokenId", "UnrecognizedClientException") and region != GLOBAL:
             code = "RegionDisabled"
-        elif raw in ("InvalidAction", "UnknownOperationException", "NotImplemented", "InvalidRequest"):
+        elif raw in ("InvalidAction", "UnknownOperationException", "NotImplemented", "InvalidRequest",
+                     "404", "405", "501"):
             code = "ApiUnavailable"
         else:
             code = raw
     elif type(exc).__name__ in ("EndpointConnectionError", "UnknownServiceError"):
         code = "ApiUnavailable"
+    elif type(exc).__name__ == "ResponseParserError":
+        code = "InvalidResponse"  # the endpoint answered something that is not this API (e.g. an HTML error page)
+        message = message.split("\n", 1)[0]
+    if message.lstrip().startswith("<"):
+        message = "the endpoint answered with an HTML error page instead of the API response"
+        if code.isdigit():
+            code = "ApiUnavailable"  # an emulator (moto_server, LocalStack) without this API
     return CollectionFailure(service, region, operation, code, message)
 
 
