@@ -114,7 +114,16 @@ class Alerts:
              q: str | None = None, entity: str | None = None, rule_id: str | None = None) -> tuple[list[dict[str, Any]], int | None]:
         f = self._filters(status, severity, source, q, entity, rule_id)
         items = [_alert_dict(a) for a in self.store.list(limit=limit, offset=offset, **f)]
-        return items, int(self.store.count(**f))
+        return items, self._count(f)
+
+    def _count(self, f: dict[str, Any]) -> int:
+        # AlertStore.count() builds `SELECT count(*)` without a FROM (with_only_columns drops it), which
+        # always answers 1; count over the store's own filtered query as a subquery instead.
+        from sqlalchemy import func, select
+
+        q = self.store._filtered(**f)
+        with self.state.session() as s:
+            return int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
 
     def counts(self, **kw: Any) -> dict[str, int]:
         return dict(self.store.counts_by_severity(**kw))
