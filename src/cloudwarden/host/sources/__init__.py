@@ -1,0 +1,1 @@
+"""Event sources of the agent. Each one runs in its own thread and hands HostEvents to `emit`."""

@@ -1,0 +1,423 @@
+"""The Linux audit subsystem: our own rules, records read from the netlink socket or auditd's log.
+
+Mode selection: when auditd owns the audit pid we follow its log (/var/log/audit/audit.log); when
+nobody does we become the audit daemon ourselves (AUDIT_SET pid on a NETLINK_AUDIT socket); when some
+other process owns it we cannot read records and say so. Rules are loaded with `auditctl` under keys
+that carry our pid (`cw<pid>_exec` ...) so several agents and stale rules of a dead agent can be told
+apart; `close()` removes every rule we added and restores the audit status we changed.
+
+Never blocking the host: as the audit daemon we set backlog_wait_time to 0, so when we fall behind the
+kernel drops records (counted in `lost`) instead of making syscalls wait.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cloudwarden.errors import InputError
+from cloudwarden.host.auditparse import Assembler, HostIdentity, parse_log_line, parse_netlink, to_host_events
+from cloudwarden.host.procfs import ProcessCache, read_proc
+from cloudwarden.host.sources.base import Emit, Source
+
+log = logging.getLogger(__name__)
+
+NETLINK_AUDIT = 9
+AUDIT_GET = 1000
+AUDIT_SET = 1001
+NLMSG_ERROR = 2
+NLM_F_REQUEST = 1
+NLM_F_ACK = 4
+AUDIT_STATUS_ENABLED = 0x1
+AUDIT_STATUS_PID = 0x4
+AUDIT_STATUS_BACKLOG_LIMIT = 0x10
+AUDIT_STATUS_BACKLOG_WAIT_TIME = 0x20
+_STATUS = struct.Struct("=10I")  # mask enabled failure pid rate_limit backlog_limit lost backlog feature wait_time
+_NLH = struct.Struct("=IHHII")
+AUDITD_LOG = Path("/var/log/audit/audit.log")
+
+SENSITIVE_FILES = [
+    "/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/sudoers", "/etc/ld.so.preload",
+    "/etc/profile", "/etc/bash.bashrc", "/etc/crontab", "/etc/environment", "/root/.bashrc", "/root/.profile",
+]
+SENSITIVE_DIRS = [
+    "/etc/sudoers.d", "/etc/cron.d", "/etc/cron.daily", "/etc/cron.hourly", "/etc/cron.weekly",
+    "/etc/cron.monthly", "/var/spool/cron", "/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system",
+    "/etc/profile.d", "/root/.ssh", "/etc/init.d", "/etc/rc.local",
+]
+
+
+@dataclass
+class AuditStatus:
+    mask: int
+    enabled: int
+    failure: int
+    pid: int
+    rate_limit: int
+    backlog_limit: int
+    lost: int
+    backlog: int
+    feature: int
+    wait_time: int
+
+
+def _home_ssh_dirs() -> list[str]:
+    out = []
+    try:
+        import pwd
+
+        for pw in pwd.getpwall():
+            if pw.pw_dir and pw.pw_dir not in ("/", "/nonexistent") and os.path.isdir(pw.pw_dir):
+                out.append(os.path.join(pw.pw_dir, ".ssh"))
+    except ImportError:
+        pass
+    return sorted(set(out))
+
+
+def build_rules(key_prefix: str, auid: int | None = None, extra_paths: list[str] | None = None,
+                network: bool = True, files: bool = True) -> list[str]:
+    """auditctl rule lines (without the leading `auditctl`). `auid` limits every rule to one login uid."""
+    filt = f" -F auid={auid}" if auid is not None else ""
+    rules = [
+        f"-a always,exit -F arch=b64 -S execve,execveat{filt} -k {key_prefix}_exec",
+        f"-a always,exit -F arch=b32 -S execve{filt} -k {key_prefix}_exec",
+        f"-a always,exit -F arch=b64 -S setuid,setgid,setreuid,setregid,setresuid,setresgid,capset -F success=1{filt} -k {key_prefix}_priv",
+    ]
+    if network:
+        # a2 is the address length: 16 = sockaddr_in, 28 = sockaddr_in6; this keeps unix-socket noise out in the kernel.
+        rules += [
+            f"-a always,exit -F arch=b64 -S connect -F a2=16{filt} -k {key_prefix}_net",
+            f"-a always,exit -F arch=b64 -S connect -F a2=28{filt} -k {key_prefix}_net",
+            f"-a always,exit -F arch=b64 -S bind -F a2=16 -F success=1{filt} -k {key_prefix}_net",
+            f"-a always,exit -F arch=b64 -S bind -F a2=28 -F success=1{filt} -k {key_prefix}_net",
+            f"-a always,exit -F arch=b64 -S accept,accept4 -F success=1{filt} -k {key_prefix}_net",
+        ]
+    if files:
+        paths = [p for p in SENSITIVE_FILES if os.path.exists(os.path.dirname(p))]
+        dirs = [d for d in [*SENSITIVE_DIRS, *_home_ssh_dirs()] if os.path.isdir(d)]
+        for p in extra_paths or []:
+            (dirs if os.path.isdir(p) else paths).append(p)
+        for p in paths:
+            if os.path.exists(p) or os.path.isdir(os.path.dirname(p)):
+                rules.append(f"-a always,exit -F arch=b64 -F path={p} -F perm=wa{filt} -k {key_prefix}_file")
+        for d in dirs:
+            rules.append(f"-a always,exit -F arch=b64 -F dir={d} -F perm=wa{filt} -k {key_prefix}_file")
+    return list(dict.fromkeys(rules))
+
+
+def _auditctl(*args: str, check: bool = True) -> str:
+    exe = shutil.which("auditctl") or "/usr/sbin/auditctl"
+    proc = subprocess.run([exe, *args], capture_output=True, text=True, timeout=30)
+    if check and proc.returncode != 0:
+        raise OSError(f"auditctl {' '.join(args)}: {proc.stderr.strip() or proc.stdout.strip()}")
+    return proc.stdout
+
+
+def remove_rules(key_prefix: str) -> None:
+    for suffix in ("exec", "priv", "net", "file"):
+        _auditctl("-D", "-k", f"{key_prefix}_{suffix}", check=False)
+
+
+def remove_stale_rules() -> None:
+    """Rules left by agents that died (their pid is gone)."""
+    try:
+        listing = _auditctl("-l", check=False)
+    except (OSError, subprocess.SubprocessError):
+        return
+    for pid in {int(m) for m in re.findall(r"key=cw(\d+)_", listing)}:
+        if not Path(f"/proc/{pid}").exists():
+            remove_rules(f"cw{pid}")
+
+
+class AuditNetlink:
+    """A NETLINK_AUDIT socket: status get/set and record reception."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_AUDIT)
+        self.sock.bind((0, 0))
+        with contextlib.suppress(OSError):
+            self.sock.setsockopt(socket.SOL_SOCKET, 33, 16 * 1024 * 1024)  # SO_RCVBUFFORCE
+        self.seq = 0
+
+    def _request(self, mtype: int, payload: bytes) -> None:
+        self.seq += 1
+        self.sock.send(_NLH.pack(_NLH.size + len(payload), mtype, NLM_F_REQUEST | NLM_F_ACK, self.seq, 0) + payload)
+
+    def _reply(self, want: int) -> bytes:
+        deadline = time.monotonic() + 2.0
+        self.sock.settimeout(2.0)
+        try:
+            while time.monotonic() < deadline:
+                data = self.sock.recv(65536)
+                off = 0
+                while off + _NLH.size <= len(data):
+                    ln, mtype, _flags, _seq, _pid = _NLH.unpack_from(data, off)
+                    body = data[off + _NLH.size : off + ln]
+                    off += (ln + 3) & ~3
+                    if mtype == NLMSG_ERROR:
+                        err = struct.unpack_from("=i", body, 0)[0]
+                        if err != 0:
+                            raise OSError(-err, os.strerror(-err))
+                        if want == NLMSG_ERROR:
+                            return b""
+                    elif mtype == want:
+                        return body
+                    if ln == 0:
+                        break
+        finally:
+            self.sock.settimeout(None)
+        raise TimeoutError("no reply from the audit subsystem")
+
+    def get_status(self) -> AuditStatus:
+        self._request(AUDIT_GET, b"")
+        body = self._reply(AUDIT_GET)
+        body = body.ljust(_STATUS.size, b"\0")[: _STATUS.size]
+        return AuditStatus(*_STATUS.unpack(body))
+
+    def set_status(self, *, mask: int, enabled: int = 0, pid: int = 0, backlog_limit: int = 0, wait_time: int = 0) -> None:
+        payload = _STATUS.pack(mask, enabled, 0, pid, 0, backlog_limit, 0, 0, 0, wait_time)
+        self._request(AUDIT_SET, payload)
+        self._reply(NLMSG_ERROR)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def audit_owner() -> tuple[int, str]:
+    """(pid owning audit, its comm) — (0, '') when nobody."""
+    nl = AuditNetlink()
+    try:
+        st = nl.get_status()
+    finally:
+        nl.close()
+    if st.pid <= 0:
+        return 0, ""
+    comm = (Path(f"/proc/{st.pid}/comm").read_text().strip() if Path(f"/proc/{st.pid}/comm").exists() else "")
+    return st.pid, comm
+
+
+class AuditSource(Source):
+    name = "audit"
+    kinds = ("process", "network", "privilege", "file", "auth")
+
+    def __init__(self, ident: HostIdentity, *, auid: int | None = None, extra_paths: list[str] | None = None,
+                 cache: ProcessCache | None = None, log_path: Path = AUDITD_LOG, network: bool = True,
+                 mode: str = "auto") -> None:
+        super().__init__()
+        self.ident = ident
+        self.auid = auid
+        self.extra_paths = extra_paths or []
+        self.cache = cache or ProcessCache()
+        self.log_path = log_path
+        self.network = network
+        self.mode = mode  # auto | netlink | auditd
+        self.key_prefix = f"cw{os.getpid()}"
+        self._nl: AuditNetlink | None = None
+        self._prev: AuditStatus | None = None
+        self._rules_loaded = False
+        self._closed = False
+        self._lock = threading.Lock()
+        self.chosen = ""
+        self.auth_from_audit = True  # the agent turns this off when an auth log source is active
+
+    def probe(self) -> str | None:
+        if os.geteuid() != 0:
+            return "needs root"
+        if not (shutil.which("auditctl") or Path("/usr/sbin/auditctl").exists()):
+            return "auditctl not installed (package auditd)"
+        try:
+            pid, comm = audit_owner()
+        except OSError as exc:
+            return f"audit netlink unavailable: {exc}"
+        if pid and comm == "auditd" and self.mode in ("auto", "auditd"):
+            if not self.log_path.exists():
+                return f"auditd runs but {self.log_path} does not exist"
+            self.chosen = "auditd-log"
+            return None
+        if pid and pid != os.getpid():
+            return f"audit is owned by another process (pid {pid}, {comm or '?'})"
+        if self.mode == "auditd":
+            return "auditd is not running"
+        self.chosen = "netlink"
+        return None
+
+    def _load_rules(self) -> None:
+        remove_stale_rules()
+        rules = build_rules(self.key_prefix, self.auid, self.extra_paths, network=self.network)
+        with tempfile.NamedTemporaryFile("w", suffix=".rules", delete=False) as fh:
+            fh.write("\n".join(rules) + "\n")
+            name = fh.name
+        try:
+            self._rules_loaded = True
+            try:
+                _auditctl("-R", name)
+            except OSError as exc:
+                # One bad line (a path that vanished) must not cost us all the others: load one by one.
+                log.warning("audit rules as a batch failed (%s); loading one by one", exc)
+                for r in rules:
+                    try:
+                        _auditctl(*r.split())
+                    except OSError as exc2:
+                        self.stats.errors += 1
+                        self.stats.last_error = str(exc2)
+        finally:
+            os.unlink(name)
+
+    def _emit_records(self, asm_events: list, emit: Emit) -> None:  # type: ignore[type-arg]
+        for aev in asm_events:
+            try:
+                hevs = to_host_events(aev, self.ident)
+            except (ValueError, KeyError, IndexError) as exc:
+                self.stats.errors += 1
+                self.stats.last_error = f"serial {aev.serial}: {exc}"
+                continue
+            for h in hevs:
+                if h.kind == "auth" and not self.auth_from_audit:
+                    continue
+                self._enrich(h)
+                self.stats.events += 1
+                if not h.argv_complete and h.kind == "process":
+                    self.stats.incomplete += 1
+                emit(h)
+
+    def _enrich(self, h: object) -> None:
+        from cloudwarden.models.host_event import HostEvent
+
+        assert isinstance(h, HostEvent)
+        if h.kind == "process":
+            self.cache.remember(h.pid, h.exe, h.ppid)
+        if h.ppid > 0:
+            chain = self.cache.chain(h.ppid)
+            h.ancestors = chain
+            h.parent_exe = chain[0] if chain else ""
+        if h.pid > 0 and h.kind in ("process", "network"):
+            info = read_proc(h.pid)
+            h.container_id = info.container_id
+            if not h.cwd:
+                h.cwd = info.cwd
+
+    def run(self, emit: Emit, stop: threading.Event) -> None:
+        self._load_rules()
+        if self.chosen == "auditd-log":
+            self._follow_log(emit, stop)
+        else:
+            self._run_netlink(emit, stop)
+
+    def _run_netlink(self, emit: Emit, stop: threading.Event) -> None:
+        nl = AuditNetlink()
+        self._nl = nl
+        self._prev = nl.get_status()
+        nl.set_status(
+            mask=AUDIT_STATUS_ENABLED | AUDIT_STATUS_PID | AUDIT_STATUS_BACKLOG_LIMIT | AUDIT_STATUS_BACKLOG_WAIT_TIME,
+            enabled=1, pid=os.getpid(), backlog_limit=max(self._prev.backlog_limit, 8192), wait_time=0,
+        )
+        lost0 = self._prev.lost
+        asm = Assembler(max_pending=1024, max_age=1.0)
+        nl.sock.settimeout(0.5)
+        last_status = time.monotonic()
+        while not stop.is_set():
+            try:
+                data = nl.sock.recv(1 << 20)
+            except TimeoutError:
+                data = b""
+            except OSError as exc:  # ENOBUFS: the socket overflowed; the kernel counts it in lost
+                self.stats.errors += 1
+                self.stats.last_error = str(exc)
+                continue
+            now = time.monotonic()
+            off = 0
+            done = []
+            while off + _NLH.size <= len(data):
+                ln, mtype, _f, _s, _p = _NLH.unpack_from(data, off)
+                if 1100 <= mtype < 2000 or mtype == 1006:
+                    # kauditd sets nlmsg_len to the payload length only (a historical quirk libaudit also
+                    # works around); accept both conventions.
+                    plen = ln - _NLH.size if ln >= _NLH.size and off + ln == len(data) else ln
+                    payload = data[off + _NLH.size : off + _NLH.size + plen]
+                    rec = parse_netlink(mtype, payload.rstrip(b"\0").decode("utf-8", "replace"))
+                    if rec is not None:
+                        done.extend(asm.add(rec, now))
+                    off += (_NLH.size + plen + 3) & ~3
+                    continue
+                if ln < _NLH.size:
+                    break
+                off += (ln + 3) & ~3
+            done.extend(asm.expire(now))
+            if done:
+                self._emit_records(done, emit)
+            if now - last_status > 5:
+                last_status = now
+                with contextlib.suppress(OSError, TimeoutError):
+                    self.stats.lost = nl.get_status().lost - lost0
+        self._emit_records(asm.flush(), emit)
+
+    def _follow_log(self, emit: Emit, stop: threading.Event) -> None:
+        asm = Assembler(max_pending=1024, max_age=1.0)
+        fh = open(self.log_path, encoding="utf-8", errors="replace")
+        fh.seek(0, os.SEEK_END)
+        inode = os.fstat(fh.fileno()).st_ino
+        buf = ""
+        try:
+            while not stop.is_set():
+                chunk = fh.read(1 << 20)
+                now = time.monotonic()
+                if chunk:
+                    buf += chunk
+                    lines = buf.split("\n")
+                    buf = lines.pop()
+                    done = []
+                    for line in lines:
+                        try:
+                            rec = parse_log_line(line)
+                        except InputError:
+                            self.stats.errors += 1
+                            continue
+                        if rec is not None:
+                            done.extend(asm.add(rec, now))
+                    done.extend(asm.expire(now))
+                    self._emit_records(done, emit)
+                    continue
+                self._emit_records(asm.expire(now), emit)
+                try:
+                    st = os.stat(self.log_path)
+                except OSError:
+                    st = None
+                if st is not None and st.st_ino != inode:  # rotated: finish the old file, open the new one
+                    fh.close()
+                    fh = open(self.log_path, encoding="utf-8", errors="replace")
+                    inode = os.fstat(fh.fileno()).st_ino
+                    continue
+                stop.wait(0.2)
+        finally:
+            fh.close()
+        self._emit_records(asm.flush(), emit)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        if self._rules_loaded:
+            remove_rules(self.key_prefix)
+        if self._nl is not None:
+            prev = self._prev
+            with contextlib.suppress(OSError, TimeoutError):
+                self._nl.set_status(
+                    mask=AUDIT_STATUS_ENABLED | AUDIT_STATUS_PID | AUDIT_STATUS_BACKLOG_LIMIT | AUDIT_STATUS_BACKLOG_WAIT_TIME,
+                    enabled=prev.enabled if prev else 0, pid=0,
+                    backlog_limit=prev.backlog_limit if prev else 64,
+                    wait_time=prev.wait_time if prev else 15000,
+                )
+            self._nl.close()
+            self._nl = None
