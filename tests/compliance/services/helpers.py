@@ -78,3 +78,22 @@ def undeclared_calls(services: Iterable[str], counter: RequestCounter) -> set[st
         svc, op = key.split(":", 1)
         made.add(iam_action(svc, op))
     return made - declared
+
+
+def run_check(inv: Inventory, check_id: str) -> list[Any]:
+    from cloudwarden.compliance.checks.base import all_checks
+
+    return all_checks()[check_id].evaluate(inv)
+
+
+def statuses(results: Iterable[Any]) -> dict[str, str]:
+    """resource ARN (last path part) -> status string, for compact assertions."""
+    return {r.resource_arn.rsplit("/", 1)[-1].rsplit(":", 1)[-1]: str(r.status) for r in results}
+
+
+def boto(moto_url: str, name: str, region: str = "us-east-1") -> Any:
+    from cloudwarden.compliance.collectors.s3 import strip_account_host
+
+    c = boto3.client(name, region_name=region, endpoint_url=moto_url)
+    c.meta.events.register("before-sign.s3-control", strip_account_host)
+    return c

@@ -72,6 +72,8 @@ def logs_all_management_events(view: TrailView) -> bool | None:
     sel = view.selectors
     if sel is None:
         return None
+    if not sel.get("EventSelectors") and not sel.get("AdvancedEventSelectors"):
+        return True  # no selectors configured: CloudTrail's default records all management events
     for s in sel.get("EventSelectors") or []:
         if s.get("IncludeManagementEvents", True) and s.get("ReadWriteType", "All") == "All":
             return True
