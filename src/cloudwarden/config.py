@@ -93,6 +93,14 @@ class AgentSettings:
 
 
 @dataclass
+class BaselineSettings:
+    learning_days: float = 7.0  # nothing alerts before the estate has been watched this long
+    host_learning_days: float = 7.0
+    min_score: float = 0.3  # behaviour scoring below this is learned silently
+    offline_geo: bool = True  # ASN/country from the geoip2fast package's local data file (never a network lookup)
+
+
+@dataclass
 class Settings:
     home: str = ""
     log_level: str = "INFO"
@@ -101,6 +109,7 @@ class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     agent: AgentSettings = field(default_factory=AgentSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
+    baseline: BaselineSettings = field(default_factory=BaselineSettings)
 
     @property
     def home_path(self) -> Path:
