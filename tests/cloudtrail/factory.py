@@ -129,3 +129,65 @@ def many(n: int, start: int = 0, **kwargs: Any) -> list[dict[str, Any]]:
         rec.update(kwargs)
         out.append(rec)
     return out
+
+
+def benign_pool() -> list[dict[str, Any]]:
+    """Everyday reads and writes of a working account: what most of CloudTrail is."""
+    cli = "aws-cli/2.15.0 Python/3.11.6 Linux/6.1 exe/x86_64.debian"
+    boto = "Boto3/1.34.10 md/Botocore#1.34.10 ua/2.0 os/linux#6.1 md/arch#x86_64 lang/python#3.11.6"
+    go = "aws-sdk-go-v2/1.24.0 os/linux lang/go#1.21.5 md/GOOS#linux md/GOARCH#amd64 api/ec2#1.141.0"
+    console = "console.ec2.amazonaws.com"
+    role = assumed_role("app", "i-0abc123")
+    out = [
+        event("DescribeInstances", "ec2.amazonaws.com", agent=go, params={"maxResults": 1000}),
+        event("DescribeSecurityGroups", "ec2.amazonaws.com", agent=console, params={"groupIds": ["sg-1"]}),
+        event("DescribeVolumes", "ec2.amazonaws.com", agent=boto, identity=role),
+        event("DescribeSubnets", "ec2.amazonaws.com", agent=go),
+        event("DescribeVpcs", "ec2.amazonaws.com", agent=console),
+        event("RunInstances", "ec2.amazonaws.com", agent=go, params={"instanceType": "t3.micro", "minCount": 1}),
+        event("CreateTags", "ec2.amazonaws.com", agent=go, params={"resourcesSet": {"items": [{"resourceId": "i-1"}]}}),
+        event("ListBuckets", agent=cli),
+        event("GetBucketLocation", params={"bucketName": "logs", "location": ""}, agent=boto, identity=role),
+        event("GetBucketAcl", params={"bucketName": "logs", "acl": ""}, agent="[S3Console/0.4, aws-internal/3]"),
+        event("HeadBucket", params={"bucketName": "logs"}, agent=boto, identity=role),
+        event("GetCallerIdentity", "sts.amazonaws.com", agent=cli),
+        event("AssumeRole", "sts.amazonaws.com", agent=boto, params={"roleArn": f"arn:aws:iam::{ACCOUNT}:role/app", "roleSessionName": "s1"}),
+        event("GetSessionToken", "sts.amazonaws.com", agent=cli),
+        event("ListUsers", "iam.amazonaws.com", agent=console),
+        event("GetRole", "iam.amazonaws.com", agent=go, params={"roleName": "app"}),
+        event("ListAttachedRolePolicies", "iam.amazonaws.com", agent=go, params={"roleName": "app"}),
+        event("GetAccountPasswordPolicy", "iam.amazonaws.com", agent=console, errorCode="NoSuchEntityException",
+              errorMessage="The Password Policy with domain name 111111111111 cannot be found."),
+        event("Decrypt", "kms.amazonaws.com", agent="AWS Internal", identity=role, ip="AWS Internal",
+              params={"encryptionAlgorithm": "SYMMETRIC_DEFAULT"},
+              resources=[{"accountId": ACCOUNT, "type": "AWS::KMS::Key", "ARN": f"arn:aws:kms:us-east-1:{ACCOUNT}:key/k-1"}]),
+        event("GenerateDataKey", "kms.amazonaws.com", agent="s3.amazonaws.com", identity=service("s3.amazonaws.com"),
+              ip="s3.amazonaws.com", params={"keySpec": "AES_256"}),
+        event("DescribeKey", "kms.amazonaws.com", agent=boto, params={"keyId": "alias/app"}),
+        event("PutMetricData", "monitoring.amazonaws.com", agent=boto, identity=role),
+        event("DescribeAlarms", "monitoring.amazonaws.com", agent=console),
+        event("CreateLogStream", "logs.amazonaws.com", agent=boto, identity=role, params={"logGroupName": "/app", "logStreamName": "x"}),
+        event("DescribeLogGroups", "logs.amazonaws.com", agent=console),
+        event("Invoke", "lambda.amazonaws.com", agent=boto, params={"functionName": "worker"}),
+        event("ListFunctions20150331", "lambda.amazonaws.com", agent=console),
+        event("DescribeDBInstances", "rds.amazonaws.com", agent=console),
+        event("DescribeStackResources", "cloudformation.amazonaws.com", agent="cloudformation.amazonaws.com",
+              identity=service("cloudformation.amazonaws.com"), ip="cloudformation.amazonaws.com"),
+        event("ConsoleLogin", "signin.amazonaws.com", agent="Mozilla/5.0 (Macintosh; Intel Mac OS X 14_2) Firefox/121.0",
+              identity=iam_user("carol"), eventType="AwsConsoleSignIn",
+              additionalEventData={"MFAUsed": "Yes", "LoginTo": "https://console.aws.amazon.com"},
+              responseElements={"ConsoleLogin": "Success"}),
+        event("GetParameter", "ssm.amazonaws.com", agent=boto, identity=role, params={"name": "/app/config", "withDecryption": False}),
+        event("DescribeTable", "dynamodb.amazonaws.com", agent=boto, identity=role, params={"tableName": "orders"}),
+        event("DeleteObject", params={"bucketName": "tmp", "key": "a"}, agent=boto, identity=role, eventCategory="Data"),
+        event("LookupEvents", "cloudtrail.amazonaws.com", agent=console),
+        event("DescribeTrails", "cloudtrail.amazonaws.com", agent=cli),
+        event("ListAccessKeys", "iam.amazonaws.com", agent=cli, errorCode="AccessDenied",
+              errorMessage="User: arn:aws:iam::111111111111:user/alice is not authorized to perform: iam:ListAccessKeys"),
+    ]
+    return out
+
+
+def bench_pool(benign_weight: int = 6) -> list[dict[str, Any]]:
+    """The benchmark's record mix: benign records `benign_weight` times over, each attack record once."""
+    return benign_pool() * benign_weight + pool()

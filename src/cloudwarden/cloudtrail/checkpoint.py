@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import BigInteger, DateTime, Integer, String, Text, UniqueConstraint, select
@@ -44,6 +44,15 @@ class SetAside(Base):
     location: Mapped[str] = mapped_column(String(256))  # "file", "record 17", "line 42"
     reason: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+@dataclass
+class Mark:
+    key: str
+    etag: str
+    offset: int = 0
+    events: int = 0
+    problems: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -91,24 +100,38 @@ class Checkpoint:
         problems: Iterable[tuple[str, str]] = (),
     ) -> None:
         """Record an object as processed (upsert), with what was set aside, in one transaction."""
+        self.mark_many([Mark(key, etag, offset, events, list(problems))])
+
+    def mark_many(self, marks: Sequence[Mark]) -> None:
+        """Record several objects as processed in one transaction (all or none)."""
+        if not marks:
+            return
         now = datetime.now(UTC)
-        problems = list(problems)
         with self.state.session() as session:
-            row = session.execute(
-                select(ProcessedObject).where(ProcessedObject.source == self.source, ProcessedObject.key == key)
-            ).scalar_one_or_none()
-            if row is None:
-                row = ProcessedObject(source=self.source, key=key, events=0, set_aside=0)
-                session.add(row)
-            row.etag = etag
-            row.offset = offset
-            row.events = (row.events or 0) + events
-            row.set_aside = (row.set_aside or 0) + len(problems)
-            row.processed_at = now
-            for location, reason in problems[:MAX_SET_ASIDE_PER_OBJECT]:
-                session.add(
-                    SetAside(source=self.source, key=key[:2048], location=location[:256], reason=reason[:2000], at=now)
-                )
+            existing: dict[str, ProcessedObject] = {}
+            keys = list({m.key for m in marks})
+            for i in range(0, len(keys), 500):
+                for found in session.execute(
+                    select(ProcessedObject).where(
+                        ProcessedObject.source == self.source, ProcessedObject.key.in_(keys[i : i + 500])
+                    )
+                ).scalars():
+                    existing[found.key] = found
+            for m in marks:
+                row = existing.get(m.key)  # type: ignore[assignment]
+                if row is None:
+                    row = ProcessedObject(source=self.source, key=m.key, events=0, set_aside=0)
+                    session.add(row)
+                    existing[m.key] = row
+                row.etag = m.etag
+                row.offset = m.offset
+                row.events = (row.events or 0) + m.events
+                row.set_aside = (row.set_aside or 0) + len(m.problems)
+                row.processed_at = now
+                for location, reason in m.problems[:MAX_SET_ASIDE_PER_OBJECT]:
+                    session.add(
+                        SetAside(source=self.source, key=m.key[:2048], location=location[:256], reason=reason[:2000], at=now)
+                    )
 
     def set_aside(self, limit: int = 100) -> list[dict[str, str]]:
         with self.state.session() as session:

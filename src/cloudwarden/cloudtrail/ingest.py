@@ -36,9 +36,9 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from cloudwarden.cloudtrail.checkpoint import Checkpoint
-from cloudwarden.cloudtrail.normalize import RecordError, normalize
-from cloudwarden.cloudtrail.parse import Problem, Record, iter_records
+from cloudwarden.cloudtrail.checkpoint import Checkpoint, Mark
+from cloudwarden.cloudtrail.normalize import VALUE_COLUMNS, RecordError, normalize_values
+from cloudwarden.cloudtrail.parse import Problem, iter_records
 from cloudwarden.cloudtrail.sources import (
     DEFAULT_MAX_BYTES,
     LocalSource,
@@ -49,7 +49,6 @@ from cloudwarden.cloudtrail.sources import (
 )
 from cloudwarden.errors import CloudwardenError
 from cloudwarden.models.alert import Alert
-from cloudwarden.models.api_activity import ApiActivity
 from cloudwarden.store.lake import API_COLUMNS, API_SCHEMA, API_TABLE, Lake
 from cloudwarden.store.state import StateStore
 
@@ -88,6 +87,8 @@ class IngestSummary:
     seconds: float = 0.0
     rules: int = 0
     rules_unsupported: int = 0
+    store_seconds: float = 0.0  # in AlertStore.add
+    checkpoint_seconds: float = 0.0
 
     def add_problem(self, key: str, location: str, reason: str) -> None:
         if len(self.problems) < MAX_PROBLEMS_KEPT:
@@ -107,6 +108,8 @@ class IngestSummary:
             "alerts_by_severity": dict(self.alerts_by_severity),
             "alerts_stored": len(self.alert_ids),
             "seconds": round(self.seconds, 3),
+            "alert_store_seconds": round(self.store_seconds, 3),
+            "checkpoint_seconds": round(self.checkpoint_seconds, 3),
             "rules": self.rules,
             "rules_unsupported": self.rules_unsupported,
         }
@@ -126,6 +129,9 @@ class IngestOptions:
     endpoint_url: str = ""
     region_name: str = ""
     max_passes: int = 0  # follow mode: stop after this many polls (0 = until interrupted); for tests
+    batch_files: int = 32  # commit alerts + checkpoint after this many files ...
+    batch_alerts: int = 5000  # ... or this many alerts ...
+    batch_seconds: float = 2.0  # ... or this long, whichever comes first
 
 
 # ---------------------------------------------------------------------------------------------- detection
@@ -152,17 +158,45 @@ def lake_name(item: WorkItem) -> str:
     return "ct-" + digest.hexdigest()
 
 
-def _table(rows: list[ApiActivity], raws: list[bytes], day: date) -> pa.Table:
-    """Arrow columns straight from the normalised rows (no per-row dicts)."""
+_VALUE_INDEX = {name: i for i, name in enumerate(VALUE_COLUMNS)}
+
+
+def _column(values: Sequence[Any], typ: pa.DataType) -> pa.Array:
+    try:
+        return pa.array(values, type=typ)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        # hostile or odd input (a number where CloudTrail writes text): coerce, never fail the file
+        if pa.types.is_string(typ):
+            return pa.array([v if v is None or v.__class__ is str else str(v) for v in values], type=typ)
+        if pa.types.is_list(typ):
+            return pa.array([[str(x) for x in v] if isinstance(v, list) else [] for v in values], type=typ)
+        return pa.array([None] * len(values), type=typ)
+
+
+def _table(rows: list[tuple[Any, ...]], raws: list[bytes], day: date) -> pa.Table:
+    """Arrow columns straight from the normalised value tuples (one transpose, no per-row objects)."""
+    columns = list(zip(*rows, strict=True))
     arrays: list[pa.Array] = []
     for name in API_COLUMNS:
         typ = API_SCHEMA.field(name).type
         if name == "raw":
-            arrays.append(pa.array(raws, type=pa.binary()).cast(pa.string()))
+            arrays.append(_raw_column(raws))
             continue
-        arrays.append(pa.array([getattr(r, name) for r in rows], type=typ))
+        index = _VALUE_INDEX.get(name)
+        if index is None:  # a column added to the model after this pipeline was written
+            arrays.append(pa.nulls(len(rows), type=typ))
+            continue
+        arrays.append(_column(columns[index], typ))
     arrays.append(pa.array([day] * len(rows), type=pa.date32()))
     return pa.Table.from_arrays(arrays, schema=API_SCHEMA)
+
+
+def _raw_column(raws: list[bytes]) -> pa.Array:
+    binary = pa.array(raws, type=pa.binary())
+    try:
+        return binary.cast(pa.string())  # validates UTF-8 in C; parse already set non-UTF-8 records aside
+    except pa.ArrowInvalid:
+        return pa.array([r.decode("utf-8", "replace") for r in raws], type=pa.string())
 
 
 def process_item(
@@ -185,44 +219,52 @@ def process_item(
     result.end_offset = end
     since = options.since.isoformat() if options.since else ""
     until = options.until.isoformat() if options.until else ""
-    groups: dict[tuple[date, str], tuple[list[ApiActivity], list[bytes]]] = {}
+    groups: dict[tuple[str, str], tuple[list[tuple[Any, ...]], list[bytes]]] = {}
     problems = result.problems
+    matched = result.matched
+    alerts = result.alerts
+    process = detect.process if detect is not None and in_process else None
+    matches_any = detect.matches_any if detect is not None and not in_process else None
     for rec in iter_records(data, csv_format=item.csv):
         if rec.__class__ is Problem:
             problems.append((rec.location, rec.reason))  # type: ignore[union-attr]
             continue
-        assert isinstance(rec, Record)
-        event = rec.data
+        location, event, raw = rec  # type: ignore[misc]
         try:
-            row = normalize(event)
+            values = normalize_values(event)
         except RecordError as exc:
-            problems.append((rec.location, f"field {exc.field}: {exc.reason}"))
+            problems.append((location, f"field {exc.field}: {exc.reason}"))
             continue
-        if since or until:
-            day_text = event["eventTime"][:10]
-            if (since and day_text < since) or (until and day_text > until):
-                result.filtered += 1
-                continue
-        when = row.time
-        if detect is not None:
-            try:
-                if in_process:
-                    alerts = detect.process(event, when)
-                    if alerts:
-                        result.alerts.extend(alerts)
-                elif detect.matches_any(event):
-                    result.matched.append((rec.raw, when.timestamp()))
-            except Exception as exc:  # noqa: BLE001 - a rule bug must not stop the ingest; it is reported
-                problems.append((rec.location, f"detection failed: {type(exc).__name__}: {exc}"))
-        key = (when.date(), row.account)
+        day_text = event["eventTime"][:10]
+        if (since and day_text < since) or (until and day_text > until):
+            result.filtered += 1
+            continue
+        try:
+            if process is not None:
+                found = process(event, values[1])
+                if found:
+                    alerts.extend(found)
+            elif matches_any is not None and matches_any(event):
+                matched.append((raw, values[1].timestamp()))
+        except Exception as exc:  # noqa: BLE001 - a rule bug must not stop the ingest; it is reported
+            problems.append((location, f"detection failed: {type(exc).__name__}: {exc}"))
+        key = (day_text, values[2])
         group = groups.get(key)
         if group is None:
             group = groups[key] = ([], [])
-        group[0].append(row)
-        group[1].append(rec.raw)
+        group[0].append(values)
+        group[1].append(raw)
     name = lake_name(item)
-    for (day, account), (rows, raws) in groups.items():
-        lake.write_table(API_TABLE, day, account, _table(rows, raws, day), name)
+    for (_day_text, account), (rows, raws) in groups.items():
+        day = rows[0][1].date()  # eventTime[:10] may not be ISO for odd inputs; the parsed time is
+        if any(r[1].date() != day for r in rows):
+            by_day: dict[date, list[int]] = {}
+            for i, r in enumerate(rows):
+                by_day.setdefault(r[1].date(), []).append(i)
+            for d, idx in by_day.items():
+                lake.write_table(API_TABLE, d, account, _table([rows[i] for i in idx], [raws[i] for i in idx], d), name)
+        else:
+            lake.write_table(API_TABLE, day, account, _table(rows, raws, day), name)
         result.events += len(rows)
     result.seconds = _time.perf_counter() - started
     return result
@@ -303,6 +345,9 @@ class Ingest:
         self.summary.rules_unsupported = len(self.detect.ruleset.unsupported)
         self.progress = progress
         self._stop = threading.Event()
+        self._batch: list[tuple[WorkItem, ItemResult]] = []
+        self._batch_alerts: list[Alert] = []
+        self._last_flush = _time.monotonic()
 
     def stop(self) -> None:
         self._stop.set()
@@ -324,24 +369,45 @@ class Ingest:
 
     # -- commit ----------------------------------------------------------------------------------------
     def _commit(self, item: WorkItem, result: ItemResult, alerts: list[Alert]) -> None:
-        """Steps 3-4: alerts, then the checkpoint."""
+        """Queue a processed item; steps 3-4 happen in `_flush`, for a batch of items at once."""
+        self._batch.append((item, result))
+        self._batch_alerts.extend(alerts)
+        if (
+            len(self._batch) >= self.options.batch_files
+            or len(self._batch_alerts) >= self.options.batch_alerts
+            or _time.monotonic() - self._last_flush >= self.options.batch_seconds
+        ):
+            self._flush()
+
+    def _flush(self) -> None:
+        """Steps 3-4 for the queued items: their alerts, then their checkpoint rows (one transaction each)."""
+        self._last_flush = _time.monotonic()
+        if not self._batch:
+            return
         s = self.summary
-        if alerts:
-            for a in alerts:
+        started = _time.perf_counter()
+        if self._batch_alerts:
+            for a in self._batch_alerts:
                 s.alerts_by_severity[a.severity] += 1
-            s.alert_ids.update(self.alerts.add(merge_alerts(alerts)))
-        for location, reason in result.problems:
-            s.add_problem(item.key, location, reason)
-        if result.file_error:
-            s.files_set_aside += 1
-        else:
-            s.records_set_aside += len(result.problems)
-        s.events += result.events
-        s.filtered += result.filtered
-        s.files_processed += 1
-        self.checkpoint.mark(
-            item.key, item.etag, offset=result.end_offset, events=result.events, problems=result.problems
-        )
+            s.alert_ids.update(self.alerts.add(merge_alerts(self._batch_alerts)))
+        stored = _time.perf_counter()
+        marks = []
+        for item, result in self._batch:
+            for location, reason in result.problems:
+                s.add_problem(item.key, location, reason)
+            if result.file_error:
+                s.files_set_aside += 1
+            else:
+                s.records_set_aside += len(result.problems)
+            s.events += result.events
+            s.filtered += result.filtered
+            s.files_processed += 1
+            marks.append(Mark(item.key, item.etag, result.end_offset, result.events, result.problems))
+        self.checkpoint.mark_many(marks)
+        s.store_seconds += stored - started
+        s.checkpoint_seconds += _time.perf_counter() - stored
+        self._batch = []
+        self._batch_alerts = []
         if self.progress is not None:
             self.progress(s)
 
@@ -354,6 +420,12 @@ class Ingest:
 
     # -- running ---------------------------------------------------------------------------------------
     def run_items(self, items: list[WorkItem]) -> None:
+        try:
+            self._run_items(items)
+        finally:
+            self._flush()  # what finished is committed even when stopping or failing
+
+    def _run_items(self, items: list[WorkItem]) -> None:
         todo = self.pending(items)
         if not todo:
             return

@@ -87,8 +87,18 @@ RESOURCE_KEYS = (
     "serialNumber",
     "roleArn",
 )
+_RESOURCE_KEY_SET = frozenset(RESOURCE_KEYS)
 MAX_RESOURCES = 32
 MAX_TEXT = 4096  # user agents and error messages are attacker-controlled: bound what we keep per row
+
+
+# The order of `normalize_values`' tuple: ApiActivity's leading fields (and LAKE_COLUMNS' order).
+VALUE_COLUMNS: tuple[str, ...] = (
+    "event_id", "time", "account", "region", "service", "api", "principal", "principal_type",
+    "session_name", "principal_account", "cross_account", "read_only", "error_code", "error_message",
+    "source_ip", "user_agent", "ua_family", "mfa", "access_key_id", "credential_kind", "event_type",
+    "resources", "raw", "source_kind", "error_kind", "invoked_by",
+)
 
 
 class RecordError(ValueError):
@@ -232,13 +242,13 @@ def principal_of(identity: Any, account: str) -> tuple[str, str, str]:
 
 def _mfa(record: dict[str, Any], identity: Any) -> bool | None:
     extra = record.get("additionalEventData")
-    if isinstance(extra, dict) and "MFAUsed" in extra:
+    if extra.__class__ is dict and "MFAUsed" in extra:  # type: ignore[operator]
         return _truthy(extra["MFAUsed"])
-    if isinstance(identity, dict):
+    if identity.__class__ is dict:
         context = identity.get("sessionContext")
-        if isinstance(context, dict):
+        if context.__class__ is dict:
             attrs = context.get("attributes")
-            if isinstance(attrs, dict) and "mfaAuthenticated" in attrs:
+            if attrs.__class__ is dict and "mfaAuthenticated" in attrs:
                 return _truthy(attrs["mfaAuthenticated"])
     return None
 
@@ -246,73 +256,105 @@ def _mfa(record: dict[str, Any], identity: Any) -> bool | None:
 def resources_of(record: dict[str, Any]) -> list[str]:
     out: list[str] = []
     listed = record.get("resources")
-    if isinstance(listed, list):
-        for item in listed:
-            if isinstance(item, dict):
+    if listed.__class__ is list:
+        for item in listed:  # type: ignore[union-attr]
+            if item.__class__ is dict:
                 arn = item.get("ARN") or item.get("arn")
                 if arn:
                     out.append(_s(arn))
     params = record.get("requestParameters")
-    if isinstance(params, dict):
-        for key in RESOURCE_KEYS:
-            value = params.get(key)
-            if value.__class__ is str and value:
-                out.append(_s(value))
+    if params.__class__ is dict:
+        for key in params:  # type: ignore[union-attr]
+            if key in _RESOURCE_KEY_SET:
+                value = params[key]  # type: ignore[index]
+                if value.__class__ is str and value:
+                    out.append(_s(value))
     if len(out) > 1:
         out = list(dict.fromkeys(out))
-    return out[:MAX_RESOURCES]
+        if len(out) > MAX_RESOURCES:
+            out = out[:MAX_RESOURCES]
+    return out
+
+
+def _text(value: Any) -> str:
+    return value if value.__class__ is str else _s(value)  # type: ignore[no-any-return]
+
+
+def normalize_values(record: Any) -> tuple[Any, ...]:
+    """The values of one record in `LAKE_COLUMNS` order (raw left empty): the pipeline's hot path, which
+    builds Arrow columns from these tuples without an object per event. `normalize` wraps it."""
+    if record.__class__ is not dict:
+        raise RecordError("record", f"expected a JSON object, got {type(record).__name__}")
+    get = record.get
+    event_id: Any = get("eventID")
+    event_time: Any = get("eventTime")
+    service: Any = get("eventSource")
+    api: Any = get("eventName")
+    if not (event_id and event_time and service and api) or not (
+        event_id.__class__ is str and event_time.__class__ is str and service.__class__ is str and api.__class__ is str
+    ):
+        for name in REQUIRED:
+            value = get(name)
+            if not value or value.__class__ is not str:
+                raise RecordError(name, "missing" if value is None else "empty or not a string")
+    account = _text(get("recipientAccountId", ""))
+    identity = get("userIdentity")
+    principal, principal_type, session_name = principal_of(identity, account)
+    if identity.__class__ is dict:
+        principal_account = _text(identity.get("accountId", ""))
+        access_key = _text(identity.get("accessKeyId", ""))
+        invoked_by = _text(identity.get("invokedBy", ""))
+    else:
+        principal_account = access_key = invoked_by = ""
+    if not account:
+        account = principal_account
+    read_only = get("readOnly")
+    if read_only is not True and read_only is not False:
+        read_only = _truthy(read_only)
+        if read_only is None and get("eventType", "AwsApiCall") == "AwsApiCall":
+            read_only = api.startswith(READ_PREFIXES)
+    user_agent = get("userAgent", "")
+    if user_agent.__class__ is not str or len(user_agent) > MAX_TEXT:
+        user_agent = _s(user_agent)
+    error_code = get("errorCode")
+    if error_code:
+        error_code = _text(error_code)
+        error_message = _s(get("errorMessage"))
+    else:
+        error_code = error_message = ""
+    source_ip = _text(get("sourceIPAddress", ""))
+    return (
+        event_id,
+        parse_time(event_time),
+        account,
+        _text(get("awsRegion", "")),
+        service,
+        api,
+        principal,
+        principal_type,
+        session_name,
+        principal_account,
+        bool(principal_account and account and principal_account != account),
+        read_only,
+        error_code,
+        error_message,
+        source_ip,
+        user_agent,
+        ua_family(user_agent),
+        _mfa(record, identity),
+        access_key,
+        credential_kind(access_key),
+        _text(get("eventType", "")),
+        resources_of(record),
+        "",
+        source_kind(source_ip),
+        error_kind(error_code),
+        invoked_by,
+    )
 
 
 def normalize(record: Any, raw: str = "") -> ApiActivity:
     """One CloudTrail record (dict) -> ApiActivity; `raw` is its JSON text (built by the caller once)."""
-    if not isinstance(record, dict):
-        raise RecordError("record", f"expected a JSON object, got {type(record).__name__}")
-    for name in REQUIRED:
-        value = record.get(name)
-        if not value or value.__class__ is not str:
-            raise RecordError(name, "missing" if value is None else "empty or not a string")
-    account = _s(record.get("recipientAccountId"))
-    identity = record.get("userIdentity")
-    principal, principal_type, session_name = principal_of(identity, account)
-    principal_account = ""
-    access_key = ""
-    if isinstance(identity, dict):
-        principal_account = _s(identity.get("accountId"))
-        access_key = _s(identity.get("accessKeyId"))
-    if not account:
-        account = principal_account
-    api = record["eventName"]
-    read_only = _truthy(record.get("readOnly"))
-    if read_only is None and record.get("eventType", "AwsApiCall") == "AwsApiCall":
-        read_only = api.startswith(READ_PREFIXES)
-    user_agent = _s(record.get("userAgent"))
-    error_code = _s(record.get("errorCode"))
-    source_ip = _s(record.get("sourceIPAddress"))
-    return ApiActivity(
-        event_id=_s(record["eventID"]),
-        time=parse_time(record["eventTime"]),
-        account=account,
-        region=_s(record.get("awsRegion")),
-        service=record["eventSource"],
-        api=api,
-        principal=principal,
-        principal_type=principal_type,
-        session_name=session_name,
-        principal_account=principal_account,
-        cross_account=bool(principal_account and account and principal_account != account),
-        read_only=read_only,
-        error_code=error_code,
-        error_message=_s(record.get("errorMessage")),
-        source_ip=source_ip,
-        user_agent=user_agent,
-        ua_family=ua_family(user_agent),
-        mfa=_mfa(record, identity),
-        access_key_id=access_key,
-        credential_kind=credential_kind(access_key),
-        event_type=_s(record.get("eventType")),
-        resources=resources_of(record),
-        raw=raw,
-        source_kind=source_kind(source_ip),
-        error_kind=error_kind(error_code),
-        invoked_by=_s(identity.get("invokedBy")) if isinstance(identity, dict) else "",
-    )
+    row = ApiActivity(*normalize_values(record))
+    row.raw = raw
+    return row

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import orjson
@@ -49,8 +50,7 @@ CAMEL["arn"] = "arn"
 JSON_TEXT_FIELDS = ("requestParameters", "responseElements", "additionalEventData", "serviceEventDetails")
 
 
-@dataclass(slots=True)
-class Record:
+class Record(NamedTuple):
     location: str  # "record 17" or "line 42": where in the file
     data: Any  # the decoded record (a dict when well-formed)
     raw: bytes  # its JSON text as UTF-8
@@ -70,8 +70,14 @@ _records_decoder = msgspec.json.Decoder(_RecordsFile)
 _array_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 
 
+_BYTE_POS = re.compile(r"\(byte (\d+)\)")
+
+
 def _position(data: bytes, exc: Exception) -> str:
     pos = getattr(exc, "pos", None)
+    found = _BYTE_POS.search(str(exc))
+    if found:
+        pos = int(found.group(1))
     if isinstance(pos, int):
         line = data.count(b"\n", 0, pos) + 1
         return f"line {line}, char {pos}"
@@ -157,7 +163,7 @@ def _iter_raw_list(items: list[msgspec.Raw], label: str, offset_label: bool = Fa
             yield Problem(where, _utf8_problem(raw) or f"invalid JSON: {exc}")
             continue
         if value.__class__ is dict and "eventID" in value:
-            yield Record(where, value, raw)  # the common case, without the export checks
+            yield (where, value, raw)  # type: ignore[misc]  # the common case: a plain tuple is cheapest
             continue
         yield from _unwrap(value, raw, where)
 
@@ -183,7 +189,7 @@ def _iter_lines(data: bytes) -> Iterator[Record | Problem]:
 
 def _unwrap(value: Any, raw: bytes, location: str) -> Iterator[Record | Problem]:
     """A plain record, or the event inside an export row."""
-    if isinstance(value, dict) and "eventID" not in value and "eventTime" not in value:
+    if isinstance(value, dict) and "eventID" not in value:
         event = _event_from_row(value)
         if isinstance(event, Problem):
             yield Problem(location, event.reason)
