@@ -8,6 +8,8 @@ Inventory keys, service "s3", region "global":
 - `buckets`: list of {"Name": str, "CreationDate": datetime, "Region": str | None} (ListBuckets entries plus
   the GetBucketLocation region; None when the location could not be read, see `bucket_location/<name>`).
 - per bucket `<name>`:
+  - `bucket_location/<name>`: GetBucketLocation response {"LocationConstraint": ...}, only when ListBuckets
+    did not already give the bucket's region (newer S3 endpoints include `BucketRegion`).
   - `bucket_policy/<name>`: the GetBucketPolicy document parsed from JSON (dict), or None without a policy
     (an unparseable policy is recorded as a failure with code InvalidData).
   - `bucket_acl/<name>`: GetBucketAcl response {"Owner": {...}, "Grants": [...]}.
