@@ -120,6 +120,17 @@ class NoGeo:
         return known if known is not None else NONE
 
 
+def packaged_data_present() -> bool:
+    """Whether the offline ASN file is installed (without loading it)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("geoip2fast")
+    if spec is None or not spec.origin:
+        return False
+    return (Path(spec.origin).parent / "geoip2fast-asn.dat.gz").exists()
+
+
 _DEFAULT: PackagedGeo | None = None
 
 

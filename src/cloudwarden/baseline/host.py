@@ -29,6 +29,7 @@ _SUSPECT_DIR = re.compile(r"^(/tmp/|/var/tmp/|/dev/shm/|/run/user/)|/\.[^/]+/")
 _SERVER_EXE = re.compile(r"(nginx|apache2|httpd|python[0-9.]*|node|java|php[-\w]*|postgres|mysqld|redis-server|gunicorn|uwsgi|ruby)$")
 _SHELLS = {"/bin/sh", "/bin/bash", "/usr/bin/bash", "/usr/bin/sh", "/bin/dash", "/usr/bin/dash", "/bin/zsh"}
 _SYSTEM = re.compile(r"^/(usr/)?s?bin/")
+_HOST_DST = re.compile(r"host ([^:>]+):\d+$")
 _COMMON_PORTS = {22, 53, 80, 123, 443, 5432, 3306, 6379, 9100}
 
 KIND_TEXT = {
@@ -164,6 +165,7 @@ class HostBaseline:
         self.now = 0.0
         self.events = 0
         self.hosts: OrderedDict[str, HostProfile] = OrderedDict()
+        self.ip_host: dict[str, str] = {}
         self.groups: dict[str, int] = {}
         self.members: dict[int, list[str]] = {}
         self.clustered_at = 0.0
@@ -201,7 +203,12 @@ class HostBaseline:
         else:
             self.hosts.move_to_end(e.host_id)
         p.last = ts
+        if e.kind == "network" and e.src_ip and (e.direction == "outbound" or e.action == "connect") and _internal(e.src_ip):
+            if len(self.ip_host) < self.cfg.max_hosts * 4 or e.src_ip in self.ip_host:
+                self.ip_host[e.src_ip] = e.host_id  # learn the fleet's addresses from its own connections
         for kind, value, sens in items_of(e):
+            if kind in ("machine", "comm") and e.dst_ip in self.ip_host:
+                value = self._peer_label(kind, value, e)
             self._item(p, kind, value, sens, e, ts, learning)
         if e.kind == "transfer" and e.bytes_out > 0:
             self._volume(p, e, ts, learning)
@@ -272,6 +279,24 @@ class HostBaseline:
                     del hp.items[k]
         self._close_quiet(ts)
 
+    def _peer_label(self, kind: str, value: str, e: HostEvent) -> str:
+        """Destinations inside the fleet are named by host, so the edge survives reclustering."""
+        host = self.ip_host[e.dst_ip]
+        if kind == "machine":
+            return f"host {host}:{e.dst_port}"
+        return f"{e.exe}>host {host}:{e.dst_port}"
+
+    def _equivalents(self, key: str) -> list[str]:
+        """Machine communication is between groups of machines (Polygraph draws it by cluster): talking to
+        web-3 when this machine or its group always talked to web-1..5 is nothing new."""
+        m = _HOST_DST.search(key)
+        if m is None:
+            return [key]
+        dst = self.hosts.get(m.group(1))
+        if dst is None or dst.group is None:
+            return [key]
+        return [key[: m.start(1)] + other + key[m.end(1):] for other in self.members.get(dst.group, [m.group(1)])]
+
     def _group_of(self, p: HostProfile) -> int | None:
         if p.group is None and self.members and p.name not in self.groups:
             g, sim = peer_mod.nearest(p.vector(), {n: h.vector() for n, h in self.hosts.items() if n in self.groups}, self.groups)
@@ -312,8 +337,14 @@ class HostBaseline:
                 del p.items[k]
         if learning or key in p.expected:
             return
+        keys = self._equivalents(key)
+        if len(keys) > 1 and any(k in p.items and p.items[k][0] < ts for k in keys if k != key):
+            return  # it already talks to that group of machines
         group = self._group_of(p)
-        with_it, total = self._group_has(p, key, group, ts)
+        with_it, total = 0, 0
+        for k in keys:
+            w, total = self._group_has(p, k, group, ts)
+            with_it += w
         if with_it:
             return  # known to the group: a member doing what its peers do is not news
         strength = 1.0
@@ -405,7 +436,7 @@ class HostBaseline:
     def to_state(self) -> dict[str, Any]:
         return {"config": self.cfg.__dict__, "started": self.started, "now": self.now, "events": self.events,
                 "hosts": {n: p.to_state() for n, p in self.hosts.items()}, "groups": self.groups,
-                "clustered_at": self.clustered_at, "suppressed": self.suppressed}
+                "clustered_at": self.clustered_at, "suppressed": self.suppressed, "ip_host": self.ip_host}
 
     @classmethod
     def from_state(cls, d: dict[str, Any], config: HostConfig | None = None) -> HostBaseline:
@@ -419,6 +450,7 @@ class HostBaseline:
             b.members.setdefault(g, []).append(name)
         b.clustered_at = d["clustered_at"]
         b.suppressed = d.get("suppressed", 0)
+        b.ip_host = dict(d.get("ip_host", {}))
         b._last_hour = hour_bucket(b.now) if b.now else -1
         return b
 
