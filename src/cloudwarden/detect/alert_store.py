@@ -360,7 +360,7 @@ class AlertStore:
             return [self._stored(s, r, full=False) for r in s.scalars(q)]
 
     def count(self, **filters: Any) -> int:
-        q = self._filtered(**filters).with_only_columns(func.count()).order_by(None)
+        q = select(func.count()).select_from(self._filtered(**filters).subquery())
         with self.state.session() as s:
             return int(s.scalar(q) or 0)
 

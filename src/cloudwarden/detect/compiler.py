@@ -445,6 +445,12 @@ def _values_node(fld: str | None, values: Iterable[SigmaType], linking_and: bool
         if isinstance(value, SigmaExpansion):  # windash/base64offset alternatives are always OR-linked
             nodes.append(_values_node(fld, value.values, False, cased))
             continue
+        if fld is None and isinstance(value, SigmaString):
+            # keyword searches look for the text anywhere in a value (full-text search semantics)
+            if not value.startswith(SpecialChars.WILDCARD_MULTI):
+                value = SpecialChars.WILDCARD_MULTI + value
+            if not value.endswith(SpecialChars.WILDCARD_MULTI):
+                value = value + SpecialChars.WILDCARD_MULTI
         special = _special_leaf(fld, value)
         if special is not None:
             nodes.append(special)

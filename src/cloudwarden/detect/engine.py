@@ -145,6 +145,7 @@ class RuleSet:
         self.unsupported = unsupported
         self.rules: list[RuleInfo] = [c.info for c in compiled] + [info for info, _ in correlations]
         self._by_id = {c.info.id: c for c in compiled}
+        self._parsed: list[tuple[Any, str, Any]] = []  # the parsed pySigma rules, to extend the set later
         self._build_index()
 
     # -- index --------------------------------------------------------------------------------------
@@ -309,37 +310,59 @@ def load_rules(paths: Iterable[Path | str], *, include_builtin: bool | str = Fal
     for path in _rule_files(all_paths):
         src = str(path)
         try:
-            docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
-        except (yaml.YAMLError, UnicodeDecodeError) as exc:
-            unsupported.append((src, "", f"not valid YAML: {exc}".replace("\n", " ")))
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            unsupported.append((src, "", f"cannot read: {exc}"))
             continue
-        docs_ok = []
-        for doc in docs:
-            if not isinstance(doc, dict):
-                unsupported.append((src, "", "a YAML document is not a mapping"))
-            else:
-                docs_ok.append(doc)
         try:
             sidecar = _sidecar_examples(path)
         except RuleError as exc:
             unsupported.append((src, "", str(exc)))
             sidecar = None
-        try:
-            coll = SigmaCollection.from_dicts(
-                docs_ok, collect_errors=True, source=SigmaRuleLocation(path), resolve_references=False
-            )
-        except (SigmaError, ValueError, TypeError, KeyError) as exc:
-            unsupported.append((src, "", f"not a Sigma rule: {exc}"))
-            continue
-        for err in coll.errors:
-            if not any(err in r.errors for r in coll.rules):
-                unsupported.append((src, "", f"not a Sigma rule: {err}"))
-        for rule in coll.rules:
-            examples = rule.custom_attributes.get(EXAMPLES_KEY)
-            if examples is None and sidecar is not None:
-                examples = sidecar.get(str(rule.id), sidecar) if isinstance(sidecar, dict) else None
-            parsed.append((rule, src, examples))
+        _parse_text(text, src, sidecar, parsed, unsupported)
     return _compile_all(parsed, unsupported)
+
+
+def load_rules_text(text: str, *, source: str = "<text>", include_builtin: bool | str = False) -> RuleSet:
+    """Like load_rules, from YAML text (one or more documents) — handy for tests and API uploads."""
+    base = load_rules([], include_builtin=include_builtin) if include_builtin else None
+    unsupported: list[tuple[str, str, str]] = []
+    parsed: list[tuple[SigmaRule | SigmaCorrelationRule, str, Any]] = []
+    if base is not None:
+        parsed.extend(base._parsed)
+        unsupported.extend(base.unsupported)
+    _parse_text(text, source, None, parsed, unsupported)
+    return _compile_all(parsed, unsupported)
+
+
+def _parse_text(text: str, src: str, sidecar: Any, parsed: list[tuple[SigmaRule | SigmaCorrelationRule, str, Any]],
+                unsupported: list[tuple[str, str, str]]) -> None:
+    try:
+        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as exc:
+        unsupported.append((src, "", f"not valid YAML: {exc}".replace("\n", " ")))
+        return
+    docs_ok = []
+    for doc in docs:
+        if not isinstance(doc, dict):
+            unsupported.append((src, "", "a YAML document is not a mapping"))
+        else:
+            docs_ok.append(doc)
+    try:
+        coll = SigmaCollection.from_dicts(
+            docs_ok, collect_errors=True, source=SigmaRuleLocation(Path(src)), resolve_references=False
+        )
+    except (SigmaError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        unsupported.append((src, "", f"not a Sigma rule: {exc}"))
+        return
+    for err in coll.errors:
+        if not any(err in r.errors for r in coll.rules):
+            unsupported.append((src, "", f"not a Sigma rule: {err}"))
+    for rule in coll.rules:
+        examples = rule.custom_attributes.get(EXAMPLES_KEY)
+        if examples is None and isinstance(sidecar, dict):
+            examples = sidecar.get(str(rule.id), sidecar)
+        parsed.append((rule, src, examples))
 
 
 def _compile_all(parsed: list[tuple[SigmaRule | SigmaCorrelationRule, str, Any]],
@@ -385,7 +408,9 @@ def _compile_all(parsed: list[tuple[SigmaRule | SigmaCorrelationRule, str, Any]]
             compiled[ref].correlations.append(len(correlations) - 1)
             if not spec.generate:
                 compiled[ref].silent = True
-    return RuleSet(compiled, correlations, unsupported)
+    ruleset = RuleSet(compiled, correlations, unsupported)
+    ruleset._parsed = list(parsed)
+    return ruleset
 
 
 def _correlation(rule: SigmaCorrelationRule, src: str, examples: Any, coll: SigmaCollection,

@@ -3,14 +3,15 @@ the rule, or a sidecar `<rule>.examples.json`).
 
 A single-event rule's example is one event: positives must match the rule, negatives must not. A
 correlation rule's example is a list of events replayed in order through a fresh Detector (event time from
-`eventTime`, `time` or `@timestamp`): positives must make the correlation fire, negatives must not.
+`eventTime`, `time` or `@timestamp`, else one second apart; `{sequence: N, event: {...}}` stands for N copies):
+positives must make the correlation fire, negatives must not.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cloudwarden.detect.engine import Detector, RuleInfo, RuleSet
@@ -58,13 +59,38 @@ def _single(ruleset: RuleSet, info: RuleInfo, event: Any) -> tuple[bool, str]:
     return matched, ""
 
 
-def _correlation(ruleset: RuleSet, info: RuleInfo, events: Any) -> tuple[bool, str]:
-    if not isinstance(events, list) or not all(isinstance(e, Mapping) for e in events):
-        return False, "a correlation example is a list of events"
-    detector = Detector(ruleset)
+def _expand(example: Any) -> list[Mapping[str, Any]] | None:
+    """A correlation example: a list of events, where `{sequence: N, event: {...}}` stands for N copies."""
+    items = [example] if isinstance(example, Mapping) else example
+    if not isinstance(items, list):
+        return None
+    out: list[Mapping[str, Any]] = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            return None
+        if "event" in item and isinstance(item["event"], Mapping):
+            n = item.get("sequence", 1)
+            if not isinstance(n, int) or not 0 <= n <= 10_000:
+                return None
+            out.extend([item["event"]] * n)
+        else:
+            out.append(item)
+    return out
+
+
+def _correlation(ruleset: RuleSet, info: RuleInfo, example: Any) -> tuple[bool, str]:
+    events = _expand(example)
+    if events is None:
+        return False, "a correlation example is a list of events (or {sequence: N, event: {...}})"
+    counter = iter(range(1, 1_000_000))
+    # every replayed event is a distinct occurrence, even when copies are identical
+    detector = Detector(ruleset, event_id_fn=lambda _e: f"example-{next(counter)}")
     fired = False
-    for ev in events:
-        for alert in detector.process(ev, event_time(ev)):
+    for i, ev in enumerate(events):
+        when = event_time(ev)
+        if when.year == 1970:  # no time in the example: one event per second
+            when = when.replace(second=0) + timedelta(seconds=i)
+        for alert in detector.process(ev, when):
             if alert.rule_id == info.id:
                 fired = True
     return fired, ""

@@ -58,22 +58,26 @@ def _strip_classes_and_escapes(pattern: str) -> str:
 
 
 def has_nested_quantifier(pattern: str) -> bool:
-    """True when a quantified group contains a quantifier, e.g. (a+)+ or (x*y)*: exponential backtracking."""
+    """True when a repeated group contains a quantifier or an alternation, e.g. (a+)+, (x*y)*, (a|aa)+:
+    the shapes that make a backtracking engine exponential. Conservative (it also refuses some safe ones)."""
     s = _strip_classes_and_escapes(pattern)
-    stack: list[bool] = []  # per open group: does it contain a quantifier?
+    stack: list[list[bool]] = []  # per open group: [contains a quantifier, contains an alternation]
     for i, c in enumerate(s):
         if c == "(":
-            stack.append(False)
+            stack.append([False, False])
         elif c == ")":
-            inner = stack.pop() if stack else False
-            quantified = i + 1 < len(s) and s[i + 1] in "*+?{"
-            if inner and quantified and s[i + 1] != "?":
+            inner_q, inner_alt = stack.pop() if stack else (False, False)
+            repeated = i + 1 < len(s) and s[i + 1] in "*+{"
+            if repeated and (inner_q or inner_alt):
                 return True
-            if stack and (inner or quantified):
-                stack[-1] = True
+            if stack and (inner_q or repeated or (i + 1 < len(s) and s[i + 1] == "?")):
+                stack[-1][0] = True
+        elif c == "|":
+            if stack:
+                stack[-1][1] = True
         elif c in "*+{" or (c == "?" and i > 0 and s[i - 1] not in "(*+?}"):
             if stack:
-                stack[-1] = True
+                stack[-1][0] = True
     return False
 
 
@@ -84,7 +88,7 @@ def check_pattern(pattern: str, *, use_re2: bool = HAVE_RE2) -> None:
     if _LOOKAROUND.search(pattern):
         raise UnsafeRegex("look-ahead/look-behind assertions are not supported (linear-time engine)")
     if not use_re2 and has_nested_quantifier(pattern):
-        raise UnsafeRegex("nested quantifiers can backtrack catastrophically (e.g. (a+)+); rewrite the pattern")
+        raise UnsafeRegex("a repeated group containing a quantifier or alternation can backtrack catastrophically (e.g. (a+)+, (a|aa)+); install google-re2 or rewrite the pattern")
 
 
 def compile_search(

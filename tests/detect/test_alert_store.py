@@ -1,0 +1,179 @@
+"""Alert store: grouping, idempotency, suppressions with expiry, triage, listing — on a real SQLite file."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cloudwarden.detect.alert_store import AlertStore
+from cloudwarden.errors import InputError, StoreError
+from cloudwarden.models.alert import Alert
+from cloudwarden.store.state import open_store
+
+T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> AlertStore:
+    return AlertStore(open_store(f"sqlite:///{tmp_path / 'state.db'}"), evidence_limit=3)
+
+
+def alert(eid: str, minute: float = 0, *, rule: str = "r-1", entity: str = "arn:aws:iam::1:user/alice",
+          account: str = "111122223333", severity: str = "medium", **kw: Any) -> Alert:
+    t = T0 + timedelta(minutes=minute)
+    ev = {"eventID": eid, "eventName": "StopLogging",
+          "resources": [{"ARN": "arn:aws:cloudtrail:us-east-1:111122223333:trail/main"}],
+          "requestParameters": {"name": "main"}}
+    return Alert(rule_id=rule, title="Trail stopped", severity=severity, source="cloudtrail", explanation=f"why {eid}",
+                 first_seen=t, last_seen=t, entity=entity, account=account, attack_ids=["T1562.008"],
+                 evidence=[ev], evidence_ids=[eid], **kw)
+
+
+def test_same_key_within_window_groups_into_one_alert(store: AlertStore) -> None:
+    ids = store.add([alert(f"e{i}", i * 10) for i in range(5)])
+    assert len(ids) == 1
+    a = store.get(ids[0])
+    assert a is not None
+    assert a.count == 5 and a.first_seen == T0 and a.last_seen == T0 + timedelta(minutes=40)
+    assert len(a.evidence) == 3 and a.evidence_ids == ["e0", "e1", "e2", "e3", "e4"]
+    assert a.explanation == "why e4"
+
+
+def test_gap_longer_than_window_opens_new_alert(store: AlertStore) -> None:
+    first = store.add([alert("a1", 0)])
+    second = store.add([alert("a2", 61)])
+    assert first != second and store.count() == 2
+
+
+def test_different_entity_or_rule_is_another_alert(store: AlertStore) -> None:
+    store.add([alert("a", 0), alert("b", 1, entity="arn:aws:iam::1:user/bob"), alert("c", 2, rule="r-2")])
+    assert store.count() == 3
+
+
+def test_reingesting_same_event_never_duplicates(store: AlertStore) -> None:
+    (aid,) = store.add([alert("e1"), alert("e2", 1)])
+    assert store.add([alert("e1"), alert("e2", 1)]) == [aid]
+    a = store.get(aid)
+    assert a is not None and a.count == 2 and len(a.evidence) == 2
+    # even after resolution, a replayed event does not open a new alert
+    store.resolve(aid, "sec")
+    store.add([alert("e1")])
+    assert store.count() == 1
+
+
+def test_partially_known_correlation_alert_counts_only_new_events(store: AlertStore) -> None:
+    (aid,) = store.add([alert("e1")])
+    corr = alert("e1", 1)
+    corr.evidence_ids = ["e1", "e2", "e3"]
+    corr.evidence = [{"eventID": x} for x in corr.evidence_ids]
+    corr.count = 3
+    store.add([corr])
+    a = store.get(aid)
+    assert a is not None and a.count == 3 and a.evidence_ids == ["e1", "e2", "e3"]
+
+
+def test_resolved_alert_is_not_reopened_by_new_events(store: AlertStore) -> None:
+    (aid,) = store.add([alert("e1")])
+    store.resolve(aid, "sec", "fixed")
+    (new,) = store.add([alert("e2", 5)])
+    assert new != aid
+
+
+def test_severity_escalates_within_group(store: AlertStore) -> None:
+    (aid,) = store.add([alert("e1"), alert("e2", 1, severity="critical")])
+    a = store.get(aid)
+    assert a is not None and a.severity == "critical"
+
+
+def test_suppression_by_rule_entity_account_and_resource(store: AlertStore) -> None:
+    store.suppress(reason="change window", created_by="ops", rule_id="r-2", ttl=timedelta(days=1), now=T0)
+    store.suppress(reason="pentest", created_by="ops", entity="arn:aws:iam::1:user/pentest-*", ttl=timedelta(days=1), now=T0)
+    store.suppress(reason="sandbox", created_by="ops", account="999999999999", ttl=timedelta(days=1), now=T0)
+    store.suppress(reason="lab trail", created_by="ops", resource="arn:aws:cloudtrail:*:trail/lab", now=T0)
+    assert store.add([alert("s1", rule="r-2")], now=T0) == []
+    assert store.add([alert("s2", entity="arn:aws:iam::1:user/pentest-eve")], now=T0) == []
+    assert store.add([alert("s3", account="999999999999")], now=T0) == []
+    lab = alert("s4")
+    lab.evidence = [{"eventID": "s4", "resources": [{"ARN": "arn:aws:cloudtrail:us-east-1:1:trail/lab"}]}]
+    assert store.add([lab], now=T0) == []
+    assert store.add([alert("kept")], now=T0) != []
+    sups = store.suppressions(now=T0)
+    assert [s.hits for s in sups] == [1, 1, 1, 1]
+    assert sups[0].reason == "change window" and sups[0].created_by == "ops"
+
+
+def test_combined_suppression_needs_all_criteria(store: AlertStore) -> None:
+    store.suppress(reason="known", created_by="ops", rule_id="r-1", entity="arn:aws:iam::1:user/alice", now=T0)
+    assert store.add([alert("x1")], now=T0) == []
+    assert store.add([alert("x2", entity="arn:aws:iam::1:user/bob")], now=T0) != []
+
+
+def test_suppression_expires(store: AlertStore) -> None:
+    store.suppress(reason="tmp", created_by="ops", rule_id="r-1", ttl=timedelta(hours=2), now=T0)
+    assert store.add([alert("e1")], now=T0 + timedelta(hours=1)) == []
+    assert store.add([alert("e2")], now=T0 + timedelta(hours=3)) != []
+    assert store.suppressions(now=T0 + timedelta(hours=3)) == []
+    assert len(store.suppressions(include_expired=True, now=T0 + timedelta(hours=3))) == 1
+
+
+def test_suppression_validation(store: AlertStore) -> None:
+    with pytest.raises(InputError):
+        store.suppress(reason="x", created_by="me")
+    with pytest.raises(InputError):
+        store.suppress(reason=" ", created_by="me", rule_id="r")
+    sup = store.suppress(reason="x", created_by="me", rule_id="r")
+    store.unsuppress(sup.id)
+    with pytest.raises(StoreError):
+        store.unsuppress(sup.id)
+
+
+def test_triage_status_assignment_comments(store: AlertStore) -> None:
+    (aid,) = store.add([alert("e1")])
+    a = store.ack(aid, "alice", "looking")
+    assert a.status == "acknowledged" and a.status_by == "alice" and a.status_at is not None
+    store.assign(aid, "bob", by="alice")
+    store.comment(aid, "bob", "root cause: CI role")
+    a = store.resolve(aid, "bob", "fixed")
+    assert a.status == "resolved" and a.assignee == "bob"
+    assert [c.author for c in a.comments] == ["alice", "alice", "bob", "bob"]
+    with pytest.raises(StoreError):
+        store.ack(9999, "x")
+    with pytest.raises(InputError):
+        store.comment(aid, "x", "  ")
+
+
+def test_list_filters_and_pagination(store: AlertStore) -> None:
+    for i in range(12):
+        store.add([alert(f"e{i}", i * 100, rule=f"r-{i % 3}", severity=["low", "medium", "high"][i % 3],
+                         entity=f"arn:aws:iam::1:user/u{i}")])
+    assert store.count() == 12
+    page1 = store.list(limit=5)
+    page2 = store.list(limit=5, offset=5)
+    assert len(page1) == 5 and len(page2) == 5 and not {a.id for a in page1} & {a.id for a in page2}
+    assert page1[0].last_seen >= page1[-1].last_seen
+    assert {a.severity for a in store.list(min_severity="high")} == {"high"}
+    assert store.count(rule_id="r-1") == 4
+    assert store.count(entity="arn:aws:iam::1:user/u3") == 1
+    store.ack(page1[0].id, "x")
+    assert store.count(status="acknowledged") == 1 and store.count(status=["new"]) == 11
+    assert store.count(since=T0 + timedelta(minutes=1000)) == 2
+    assert store.count(text="u11") == 1
+    assert store.counts_by_severity() == {"low": 4, "medium": 4, "high": 4}
+    with pytest.raises(InputError):
+        store.list(status="bogus")
+
+
+def test_unknown_severity_is_rejected(store: AlertStore) -> None:
+    with pytest.raises(InputError):
+        store.add([alert("e", severity="urgent")])
+
+
+def test_anomaly_and_members_are_kept(store: AlertStore) -> None:
+    a = alert("b1", members=["web-1", "web-2"])
+    a.anomaly = {"baseline": "never seen", "score": 0.93}
+    (aid,) = store.add([a])
+    got = store.get(aid)
+    assert got is not None and got.members == ["web-1", "web-2"] and got.anomaly == {"baseline": "never seen", "score": 0.93}

@@ -1,0 +1,122 @@
+"""Rules and labeled events from ../shared/data (skipped with the reason when it is absent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yaml
+
+from cloudwarden.detect.engine import Detector, load_rules
+from cloudwarden.detect.examples import event_time
+from tests.conftest import shared_data
+
+BUILTINS = load_rules([], include_builtin="cloudtrail")
+
+
+def _sigma_files(root: Path, product: str) -> list[Path]:
+    out = []
+    for path in root.rglob("*.yml"):
+        try:
+            doc = next(iter(yaml.safe_load_all(path.read_text(encoding="utf-8"))), None)
+        except (yaml.YAMLError, UnicodeDecodeError):
+            continue
+        if isinstance(doc, dict) and isinstance(doc.get("logsource"), dict) and doc["logsource"].get("product") == product:
+            out.append(path)
+    return out
+
+
+def test_sigmahq_cloudtrail_rules_load() -> None:
+    root = shared_data("sigma")
+    files = [p for p in _sigma_files(root, "aws") if "cloudtrail" in p.read_text(encoding="utf-8")]
+    rs = load_rules(files)
+    total = len(rs.rules) + len(rs.unsupported)
+    assert total >= 57, f"found {total} AWS CloudTrail rules"
+    for src, rid, reason in rs.unsupported:
+        print(f"unsupported: {src} {rid}: {reason}")
+    assert len(rs.rules) >= 55, rs.unsupported
+
+
+def test_sigmahq_linux_rules_load() -> None:
+    root = shared_data("sigma")
+    rs = load_rules(_sigma_files(root, "linux"))
+    total = len(rs.rules) + len(rs.unsupported)
+    assert total >= 210, f"found {total} Linux rules"
+    assert len(rs.rules) >= 200, rs.unsupported[:20]
+
+
+# Panther rule ids whose behaviour a built-in covers: their positive test events (successful calls of an API
+# a built-in rule is indexed on) must make that built-in fire.
+PANTHER_TO_BUILTIN = {
+    "AWS.CloudTrail.Stopped": "CloudTrail logging",
+    "AWS.Console.LoginWithoutMFA": "Console login without MFA",
+    "AWS.Console.RootLogin": "Root user activity",
+    "AWS.KMS.CustomerManagedKeyLoss": "KMS key disabled",
+    "AWS.EC2.SecurityGroupModified": "Security group",
+    "AWS.EC2.RouteTableModified": "Route table",
+    "AWS.EC2.NetworkACLPermissiveEntry": "Network ACL",
+    "AWS.EC2.GatewayModified": "gateway",
+    "AWS.S3.BucketPolicyModified": "S3 bucket",
+    "AWS.Config.ServiceDisabled": "AWS Config",
+    "AWS.GuardDuty.Disabled": "GuardDuty",
+}
+INDEXED_NAMES = {k for _is_base, _get, table in BUILTINS._indexes for k in table}
+
+
+def _panther_tests(root: Path) -> list[tuple[str, bool, dict[str, Any]]]:
+    out = []
+    for path in list(root.rglob("*.yml")) + list(root.rglob("*.yaml")):
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError):
+            continue
+        if not isinstance(doc, dict) or "RuleID" not in doc:
+            continue
+        for test in doc.get("Tests") or []:
+            log = test.get("Log")
+            if isinstance(log, str):
+                try:
+                    log = orjson.loads(log)
+                except orjson.JSONDecodeError:
+                    continue
+            if isinstance(log, dict):
+                out.append((doc["RuleID"], bool(test.get("ExpectedResult")), log))
+    return out
+
+
+def test_panther_regression_positives_alert() -> None:
+    root = shared_data("cloudtrail")
+    cases = [(rid, log) for rid, expected, log in _panther_tests(root)
+             if expected and PANTHER_TO_BUILTIN.get(rid) and not log.get("errorCode")
+             and str(log.get("eventName", "")).lower() in INDEXED_NAMES]
+    if not cases:
+        import pytest
+
+        pytest.skip(f"no Panther rule tests for covered rules under {root}")
+    misses = []
+    for rid, log in cases:
+        titles = [m.rule.title.lower() for m in BUILTINS.match(log, include_silent=True)]
+        if not any(str(PANTHER_TO_BUILTIN[rid]).lower() in t for t in titles):
+            misses.append((rid, log.get("eventName")))
+    assert not misses, misses
+
+
+def test_otrf_s3_exfiltration_recording_alerts() -> None:
+    root = shared_data("cloudtrail")
+    files = [p for p in root.rglob("*") if p.is_file() and "otrf" in str(p).lower() and p.suffix in (".json", ".jsonl")]
+    if not files:
+        import pytest
+
+        pytest.skip(f"no OTRF recording under {root}")
+    events: list[dict[str, Any]] = []
+    for f in files:
+        text = f.read_bytes()
+        try:
+            data = orjson.loads(text)
+            events.extend(data.get("Records", []) if isinstance(data, dict) else data)
+        except orjson.JSONDecodeError:
+            events.extend(orjson.loads(line) for line in text.splitlines() if line.strip())
+    det = Detector(BUILTINS)
+    alerts = [a for e in events if isinstance(e, dict) for a in det.process(e, event_time(e))]
+    assert alerts, "the S3 exfiltration recording raised no alert"
