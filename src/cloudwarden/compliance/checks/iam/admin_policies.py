@@ -70,7 +70,9 @@ def customer_attached(inv: Inventory) -> Iterable[CheckResult]:
         yield passed(account_arn(inv), "no customer-managed policies")
         return
     for p in policies:
-        yield _judge(str(p.get("Arn", "")), f"customer-managed policy {p.get('PolicyName')}",
+        arn = str(p.get("Arn", ""))
+        name = p.get("PolicyName") or arn.rsplit("/", 1)[-1]
+        yield _judge(arn, f"customer-managed policy {name}",
                      default_version_document(p), int(p.get("AttachmentCount") or 0) > 0)
 
 
