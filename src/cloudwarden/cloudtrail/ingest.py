@@ -395,10 +395,10 @@ class Ingest:
         for item, result in self._batch:
             for location, reason in result.problems:
                 s.add_problem(item.key, location, reason)
-            if result.file_error:
+            whole_file = sum(1 for loc, _r in result.problems if loc == "file")
+            if whole_file:
                 s.files_set_aside += 1
-            else:
-                s.records_set_aside += len(result.problems)
+            s.records_set_aside += len(result.problems) - whole_file
             s.events += result.events
             s.filtered += result.filtered
             s.files_processed += 1

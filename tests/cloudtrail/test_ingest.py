@@ -1,0 +1,199 @@
+from __future__ import annotations
+
+import gzip
+import json
+import sqlite3
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from cloudwarden.cloudtrail.checkpoint import Checkpoint
+from cloudwarden.cloudtrail.ingest import IngestOptions, IngestSummary, ingest, merge_alerts
+from cloudwarden.detect.alert_store import AlertStore
+from cloudwarden.store.lake import Lake
+from cloudwarden.store.state import StateStore, open_store
+from tests.cloudtrail import factory as f
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> tuple[Lake, StateStore, Path]:
+    return Lake(tmp_path / "lake"), open_store(f"sqlite:///{tmp_path / 'state.db'}"), tmp_path / "logs"
+
+
+def _alerts(state: StateStore) -> dict[tuple[str, str], int]:
+    return {(a.rule_id, a.entity): a.count for a in AlertStore(state).list(limit=10_000)}
+
+
+def _evidence_rows(db: Path) -> tuple[int, int]:
+    con = sqlite3.connect(db)
+    try:
+        total = con.execute("SELECT count(*) FROM alert_evidence").fetchone()[0]
+        distinct = con.execute("SELECT count(*) FROM (SELECT DISTINCT key, event_id FROM alert_evidence)").fetchone()[0]
+        return int(total), int(distinct)
+    finally:
+        con.close()
+
+
+def test_folder_ingest_runs_the_real_rules_and_is_idempotent(env: tuple[Lake, StateStore, Path], tmp_path: Path) -> None:
+    lake, state, logs = env
+    for i in range(3):
+        f.write_records(logs / f"AWSLogs/111111111111/CloudTrail/us-east-1/2026/01/01/f{i}.json.gz", f.many(100, start=i * 100))
+    first = ingest(str(logs), lake, state, IngestOptions())
+    assert (first.files_processed, first.events, first.records_set_aside) == (3, 300, 0)
+    assert first.rules > 30 and first.alerts_by_severity
+    assert lake.count() == 300
+    titles = {a.title for a in AlertStore(state).list(limit=1000)}
+    assert any("CloudTrail" in t for t in titles) and any("bucket" in t.lower() for t in titles)
+    before = _alerts(state)
+    again = ingest(str(logs), lake, state, IngestOptions())
+    assert (again.files_processed, again.files_already_done, again.events) == (0, 3, 0)
+    assert _alerts(state) == before and lake.count() == 300
+    # raw JSON kept, normalised columns queryable
+    row = lake.query("SELECT raw, principal, ua_family FROM api_activity WHERE api = 'StopLogging' LIMIT 1")[0]
+    assert json.loads(row["raw"])["eventName"] == "StopLogging" and row["ua_family"] == "aws-cli"
+
+
+def test_changed_file_is_reprocessed_without_duplicates(env: tuple[Lake, StateStore, Path], tmp_path: Path) -> None:
+    lake, state, logs = env
+    path = f.write_records(logs / "a.json.gz", f.many(50))
+    ingest(str(logs), lake, state, IngestOptions())
+    before = _alerts(state)
+    f.write_records(path, f.many(60))  # the same 50 events plus 10 new ones
+    summary = ingest(str(logs), lake, state, IngestOptions())
+    assert summary.files_processed == 1 and summary.events == 60
+    assert lake.count() == 60
+    total, distinct = _evidence_rows(tmp_path / "state.db")
+    assert total == distinct
+    after = _alerts(state)
+    assert all(after[k] >= v for k, v in before.items())
+
+
+def test_two_workers_match_one_worker(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    for i in range(6):
+        f.write_records(logs / f"f{i}.json.gz", f.many(200, start=i * 200))
+    results = {}
+    for workers in (1, 2):
+        lake = Lake(tmp_path / f"lake{workers}")
+        state = open_store(f"sqlite:///{tmp_path / f'state{workers}.db'}")
+        s = ingest(str(logs), lake, state, IngestOptions(workers=workers))
+        results[workers] = (s.events, lake.count(), sorted(_alerts(state)), dict(s.alerts_by_severity))
+    assert results[1] == results[2]
+    assert results[1][0] == 1200
+
+
+def test_correlation_sees_events_from_every_worker(tmp_path: Path) -> None:
+    """25 secret reads by one principal in 5 minutes, spread over 5 files read by 2 workers: one burst alert."""
+    logs = tmp_path / "logs"
+    reads = [
+        f.event("GetSecretValue", "secretsmanager.amazonaws.com", event_id=f"sec-{i}", params={"secretId": f"s{i}"},
+                time=f"2026-01-01T10:0{i // 6}:{(i * 7) % 60:02d}Z", agent="aws-cli/2.15.0")
+        for i in range(25)
+    ]
+    for n in range(5):
+        f.write_records(logs / f"part{n}.json.gz", reads[n::5])
+    state = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    ingest(str(logs), Lake(tmp_path / "lake"), state, IngestOptions(workers=2))
+    bursts = [a for a in AlertStore(state).list(limit=100) if "Burst" in a.title]
+    assert len(bursts) == 1 and bursts[0].severity == "high"
+
+
+def test_bad_input_is_set_aside_and_the_rest_goes_on(env: tuple[Lake, StateStore, Path]) -> None:
+    lake, state, logs = env
+    logs.mkdir(parents=True)
+    f.write_records(logs / "good.json.gz", f.many(10))
+    (logs / "truncated.json.gz").write_bytes(gzip.compress(json.dumps({"Records": f.many(50, start=100)}).encode())[:-50])
+    (logs / "invalid.json").write_text('{"Records": [{"eventID": "x",]}')
+    missing = f.many(3, start=200)
+    del missing[1]["eventTime"]
+    f.write_records(logs / "missing.json.gz", missing)
+    bad_utf8 = json.dumps(f.many(1, start=300)[0]).encode() + b"\n" + b'{"eventID": "\xff\xfe"}\n'
+    (logs / "mixed.jsonl").write_bytes(bad_utf8)
+    summary = ingest(str(logs), lake, state, IngestOptions())
+    assert summary.events == 10 + 2 + 1
+    assert summary.files_set_aside == 2 and summary.records_set_aside == 2
+    reasons = {(Path(k).name, loc): r for k, loc, r in summary.problems}
+    assert "truncated gzip" in reasons[("truncated.json.gz", "file")]
+    assert "invalid JSON" in reasons[("invalid.json", "file")]
+    assert reasons[("missing.json.gz", "record 1")] == "field eventTime: missing"
+    assert "non-UTF-8" in reasons[("mixed.jsonl", "line 2")]
+    assert lake.count() == 13
+    kept = Checkpoint(state, summary.source).set_aside()
+    assert len(kept) == 4 and {Path(r["key"]).name for r in kept} == {"truncated.json.gz", "invalid.json", "missing.json.gz", "mixed.jsonl"}
+
+
+@pytest.mark.slow
+def test_a_50_mb_file_is_ingested(env: tuple[Lake, StateStore, Path]) -> None:
+    lake, state, logs = env
+    records = f.many(1, start=0)
+    filler = "x" * 2000
+    body = [dict(r, eventID=f"big-{i}", requestParameters={"pad": filler}) for i in range(25_000) for r in records]
+    path = f.write_records(logs / "big.json", body, gz=False)
+    assert path.stat().st_size > 50_000_000
+    summary = ingest(str(logs), lake, state, IngestOptions())
+    assert summary.events == 25_000 and summary.files_set_aside == 0 and lake.count() == 25_000
+
+
+def test_file_over_the_size_limit_is_set_aside(env: tuple[Lake, StateStore, Path]) -> None:
+    lake, state, logs = env
+    f.write_records(logs / "big.json.gz", f.many(500))
+    f.write_records(logs / "small.json.gz", f.many(2, start=1000))
+    summary = ingest(str(logs), lake, state, IngestOptions(max_bytes=20_000))
+    assert summary.files_set_aside == 1 and summary.events == 2
+    assert "limit" in summary.problems[0][2]
+
+
+def test_appendable_json_lines_resume_from_offset(env: tuple[Lake, StateStore, Path]) -> None:
+    lake, state, logs = env
+    logs.mkdir(parents=True)
+    path = logs / "live.jsonl"
+    events = f.many(10)
+    path.write_text("".join(json.dumps(e) + "\n" for e in events[:4]) + json.dumps(events[4])[:30])
+    assert ingest(str(logs), lake, state, IngestOptions()).events == 4
+    with path.open("a") as fh:
+        fh.write(json.dumps(events[4])[30:] + "\n" + "".join(json.dumps(e) + "\n" for e in events[5:]))
+    second = ingest(str(logs), lake, state, IngestOptions())
+    assert second.events == 6 and second.records_set_aside == 0
+    assert ingest(str(logs), lake, state, IngestOptions()).events == 0
+    assert lake.count() == 10
+
+
+def test_since_until_filters_days_and_records(env: tuple[Lake, StateStore, Path]) -> None:
+    lake, state, logs = env
+    for day in (1, 2, 3):
+        recs = f.many(5, start=day * 10)
+        for r in recs:
+            r["eventTime"] = f"2026-01-0{day}T08:00:00Z"
+        f.write_records(logs / f"AWSLogs/111111111111/CloudTrail/us-east-1/2026/01/0{day}/d{day}.json.gz", recs)
+    mixed = [dict(f.event(event_id="m1"), eventTime="2026-01-02T09:00:00Z"), dict(f.event(event_id="m2"), eventTime="2026-01-05T09:00:00Z")]
+    f.write_records(logs / "export.json", mixed, gz=False)
+    s = ingest(str(logs), lake, state, IngestOptions(since=date(2026, 1, 2), until=date(2026, 1, 2)))
+    assert s.events == 6 and s.filtered == 1
+    assert {r["d"] for r in lake.query("SELECT DISTINCT CAST(event_date AS VARCHAR) AS d FROM api_activity")} == {"2026-01-02"}
+
+
+def test_summary_shape() -> None:
+    s = IngestSummary("dir:/x")
+    s.add_problem("k", "file", "why")
+    d = s.to_dict()
+    assert d["problems"] == [{"key": "k", "location": "file", "reason": "why"}] and d["alerts_stored"] == 0
+
+
+def test_merge_alerts_folds_single_event_alerts() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from cloudwarden.models.alert import Alert
+
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def alert(eid: str, minute: int) -> Alert:
+        when = t + timedelta(minutes=minute)
+        return Alert(rule_id="r", title="T", severity="high", source="cloudtrail", explanation=f"e{minute}",
+                     first_seen=when, last_seen=when, entity="p", evidence=[{"eventID": eid}], evidence_ids=[eid])
+
+    merged = merge_alerts([alert("a", 5), alert("b", 1), alert("a", 5), alert("c", 9)])
+    assert len(merged) == 1
+    m = merged[0]
+    assert m.evidence_ids == ["a", "b", "c"] and m.count == 3
+    assert m.first_seen == t + timedelta(minutes=1) and m.last_seen == t + timedelta(minutes=9) and m.explanation == "e9"
