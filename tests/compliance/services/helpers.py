@@ -8,32 +8,20 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from cloudwarden.aws.actions import iam_action as core_iam_action
 from cloudwarden.compliance.collectors.base import CollectContext, RequestCounter, all_collectors
 from cloudwarden.compliance.inventory import GLOBAL, Inventory
 
 ACCOUNT = "123456789012"  # moto's default account
 
-# API operations whose IAM action name differs from "<service prefix>:<operation>".
+# Where cloudwarden.aws.actions (compliance-core's mapping) lacks an entry; everything else uses it.
 ACTION_ALIASES = {
-    "s3:ListBuckets": "s3:ListAllMyBuckets",
-    "s3:GetBucketEncryption": "s3:GetEncryptionConfiguration",
-    "s3:GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
     "s3:GetObjectLockConfiguration": "s3:GetBucketObjectLockConfiguration",
-    "s3control:GetPublicAccessBlock": "s3:GetAccountPublicAccessBlock",
-    "logs:DescribeMetricFilters": "logs:DescribeMetricFilters",
-    "elbv2:DescribeLoadBalancers": "elasticloadbalancing:DescribeLoadBalancers",
-    "elbv2:DescribeLoadBalancerAttributes": "elasticloadbalancing:DescribeLoadBalancerAttributes",
-    "apigateway:GetRestApis": "apigateway:GET",
-    "apigateway:GetStages": "apigateway:GET",
-    "apigatewayv2:GetApis": "apigateway:GET",
-    "apigatewayv2:GetStages": "apigateway:GET",
-    "efs:DescribeFileSystems": "elasticfilesystem:DescribeFileSystems",
 }
 
 
 def iam_action(service: str, operation: str) -> str:
-    key = f"{service}:{operation}"
-    return ACTION_ALIASES.get(key, key)
+    return ACTION_ALIASES.get(f"{service}:{operation}") or core_iam_action(service, operation)
 
 
 class Collected:
