@@ -214,7 +214,7 @@ def _drift_json(d: Drift) -> bytes:
 
 @app.command("diff")
 def diff_cmd(
-    scan_ref: Annotated[str | None, typer.Argument(metavar="[SCAN]", help="Scan id or uid prefix (default: the newest).")] = None,
+    scan_ref: Annotated[str | None, typer.Argument(metavar="SCAN", help="Scan id or uid prefix (default: the newest).")] = None,
     against: Annotated[str | None, typer.Option(help="Compare with this scan instead of the previous one of the same scope.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the drift as JSON.")] = False,
     limit: Annotated[int, typer.Option(help="Rows per table.")] = 50,

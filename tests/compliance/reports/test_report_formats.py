@@ -203,6 +203,7 @@ def test_output_paths_file_or_directory(tmp_path) -> None:
     both = output_paths(["terminal", "ocsf", "html"], tmp_path / "out", tmp_path / "d", "s")
     assert both == {"ocsf": tmp_path / "out" / "s.ocsf.jsonl", "html": tmp_path / "out" / "s.html"}
     assert output_paths(["csv"], None, tmp_path / "d", "s") == {"csv": tmp_path / "d" / "s.csv"}
+    assert output_paths(["csv"], tmp_path / "reports", tmp_path / "d", "s") == {"csv": tmp_path / "reports" / "s.csv"}
     assert output_paths(["terminal"], None, tmp_path, "s") == {}
     written = write_reports(build_report(make_scan()), both)
     assert written["html"].read_text().startswith("<!DOCTYPE html>")

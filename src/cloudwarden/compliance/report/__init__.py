@@ -77,11 +77,11 @@ def render(data: ReportData, fmt: str) -> str:
 
 def output_paths(formats: list[str], out: Path | None, default_dir: Path, stem: str) -> dict[str, Path]:
     """Where each file format goes. `out` names a file when exactly one file format is asked for and it
-    is not an existing directory (nor ends with a slash); otherwise it is a directory."""
+    has a file extension (findings.jsonl) and is not an existing directory; otherwise it is a directory."""
     files = [f for f in formats if f in FILE_FORMATS]
     if not files:
         return {}
-    if out is not None and len(files) == 1 and not out.is_dir() and not str(out).endswith(("/", "\\")):
+    if out is not None and len(files) == 1 and out.suffix and not out.is_dir() and not str(out).endswith(("/", "\\")):
         return {files[0]: out}
     folder = out if out is not None else default_dir
     return {f: folder / f"{stem}{EXTENSIONS[f]}" for f in files}
