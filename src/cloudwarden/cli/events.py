@@ -11,7 +11,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from cloudwarden.cli.common import cli_errors, console, settings
-from cloudwarden.cloudtrail.query import read_only_query, search_sql
 from cloudwarden.errors import ConfigError
 
 app = typer.Typer(help="Query the event lake (read-only SQL, or a parameterised search).", no_args_is_help=True)
@@ -47,6 +46,7 @@ def query_cmd(
     limit: Annotated[int, typer.Option(help="Rows printed at most")] = 1000,
 ) -> None:
     """Run one read-only SQL query on the lake (no file access, no writes)."""
+    from cloudwarden.cloudtrail.query import read_only_query
     from cloudwarden.store.lake import Lake
 
     with cli_errors():
@@ -67,6 +67,7 @@ def search_cmd(
     fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
 ) -> None:
     """Find API activity by principal, API, account, region, IP and time (parameterised SQL)."""
+    from cloudwarden.cloudtrail.query import search_sql
     from cloudwarden.store.lake import Lake
 
     with cli_errors():
