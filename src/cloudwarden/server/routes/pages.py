@@ -7,7 +7,7 @@ Every attacker-controlled string reaches the browser only through Jinja2's autoe
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -28,6 +28,16 @@ ANALYST = require("analyst")
 ADMIN = require("admin")
 LOGIN_CSRF_COOKIE = "cw_login_csrf"
 PICK = Query(default_factory=list)
+
+
+def _epoch(value: Any) -> str:
+    try:
+        return datetime.fromtimestamp(float(value), UTC).strftime("%Y-%m-%d %H:%M:%S")
+    except (TypeError, ValueError, OverflowError):
+        return str(value)
+
+
+templates.env.filters["epoch"] = _epoch
 SEV_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "informational": 4}
 
 
@@ -35,9 +45,9 @@ def ctx_of(request: Request) -> Any:
     return request.app.state.ctx
 
 
-def render(request: Request, name: str, p: Principal | None, status_code: int = 200, **data: Any) -> HTMLResponse:
+def render(request: Request, template: str, p: Principal | None, status_code: int = 200, **data: Any) -> HTMLResponse:
     data.update({"me": p, "csrf": p.csrf if p else "", "path": request.url.path})
-    return templates.TemplateResponse(request, name, data, status_code=status_code)
+    return templates.TemplateResponse(request, template, data, status_code=status_code)
 
 
 def secure_cookie(request: Request) -> bool:
@@ -188,7 +198,7 @@ def alert_page(request: Request, alert_id: int, p: Principal = VIEWER) -> Respon
 def alert_ui_action(request: Request, alert_id: int, action: str, p: Principal = ANALYST, reason: str = Form(default="", max_length=1000),
                     days: int = Form(default=7, ge=1, le=365), text: str = Form(default="", max_length=4000),
                     assignee: str = Form(default="", max_length=128)) -> Response:
-    from datetime import UTC, timedelta
+    from datetime import timedelta
 
     ctx = ctx_of(request)
     if action not in ("ack", "resolve", "suppress", "comment", "assign"):

@@ -65,7 +65,7 @@
 
     var alpha = 1, drag = null, scale = 1, tx = 0, ty = 0, pan = null;
     function step() {
-      var k = Math.sqrt(W * H / nodes.length) * 0.5;
+      var k = Math.min(160, Math.sqrt(W * H / nodes.length) * 0.45);
       for (var i = 0; i < nodes.length; i++) {
         var a = nodes[i];
         for (var j = i + 1; j < nodes.length; j++) {
@@ -83,6 +83,7 @@
         n.vx += (W / 2 - n.x) * 0.004; n.vy += (H / 2 - n.y) * 0.004;
         if (n === drag) { n.vx = n.vy = 0; return; }
         n.x += Math.max(-20, Math.min(20, n.vx * alpha)); n.y += Math.max(-20, Math.min(20, n.vy * alpha));
+        n.x = Math.max(30, Math.min(W - 140, n.x)); n.y = Math.max(20, Math.min(H - 20, n.y));
         n.vx *= 0.6; n.vy *= 0.6;
       });
     }
