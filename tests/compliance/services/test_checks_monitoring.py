@@ -90,3 +90,13 @@ def test_security_hub_enabled_per_region(moto) -> None:
     inv = collect(moto.url, ["securityhub"], regions=[R, EU]).inventory
     res = {r.region: str(r.status) for r in run_check(inv, "securityhub_enabled")}
     assert res == {R: "FAIL", EU: "PASS"}
+
+
+def test_trail_recording_only_write_management_events_is_named_in_the_failure(moto) -> None:
+    seed(moto.url)
+    boto(moto.url, "cloudtrail").put_event_selectors(TrailName="main", EventSelectors=[
+        {"ReadWriteType": "WriteOnly", "IncludeManagementEvents": True}])
+    inv = collect(moto.url, SERVICES, regions=[R]).inventory
+    res = run_check(inv, "cloudwatch_log_metric_filter_root_usage")
+    assert [str(r.status) for r in res] == ["FAIL"]
+    assert "main (records only read or only write management events" in res[0].reason

@@ -11,12 +11,15 @@ from typing import Any
 from cloudwarden.compliance.checks.base import CheckResult, not_evaluated, passed
 from cloudwarden.compliance.inventory import GLOBAL, Inventory, NotCollected
 
+# boto3 service name -> the service namespace used in ARNs, where they differ
+ARN_NAMESPACE = {"elbv2": "elasticloadbalancing", "apigatewayv2": "apigateway", "efs": "elasticfilesystem"}
+
 
 def account_arn(inv: Inventory, service: str = "", region: str = GLOBAL) -> str:
     """The account as a resource, for results about the account rather than one resource."""
     if not service:
         return f"arn:{inv.partition}:iam::{inv.account_id}:root"
-    return inv.arn(service, region, "account")
+    return inv.arn(ARN_NAMESPACE.get(service, service), region, "account")
 
 
 def get_or_reason(inv: Inventory, service: str, key: str, region: str = GLOBAL) -> tuple[Any, str | None]:

@@ -143,6 +143,6 @@ def describe_problems(views: Iterable[TrailView]) -> str:
         if v.logging is None:
             issues.append("status unknown")
         if logs_all_management_events(v) is False:
-            issues.append("not all management events")
+            issues.append("records only read or only write management events, or none")
         parts.append(f"{v.trail.get('Name', v.arn)} ({', '.join(issues) or 'ok'})")
     return "; ".join(parts)

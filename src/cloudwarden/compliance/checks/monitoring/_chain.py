@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cloudwarden.compliance.checks.logging._trails import load_trails, logs_all_management_events
+from cloudwarden.compliance.checks.logging._trails import describe_problems, load_trails, logs_all_management_events
 from cloudwarden.compliance.inventory import Inventory
 from cloudwarden.compliance.metric_filters import FilterSpec, judge
 
@@ -62,8 +62,10 @@ def evaluate_chain(inv: Inventory, spec: FilterSpec) -> Outcome:
     if not groups:
         if trails.regions_seen == 0 and inv.regions:
             inv.get("cloudtrail", "trails", inv.regions[0])  # raises NotCollected: the check is NOT_EVALUATED
-        return Outcome(False, "no logging multi-region trail (all management events) sends its events to CloudWatch Logs",
-                       "", "")
+        near = [v for v in trails.views if v.trail.get("CloudWatchLogsLogGroupArn")]
+        why = f" (trails sending to CloudWatch Logs: {describe_problems(near)})" if near else ""
+        return Outcome(False, "no logging multi-region trail recording all (read and write) management events "
+                       f"sends its events to CloudWatch Logs{why}", "", "")
     steps: list[str] = []
     for region, name, group_arn in groups:
         filters = [f for f in inv.get("logs", "metric_filters", region) if f.get("logGroupName") == name]
