@@ -122,6 +122,6 @@ def status_cmd(source: Annotated[str, typer.Argument(help="The source as given t
         store = state_store()
         source_id = S3Source(source).id if source.startswith("s3://") else LocalSource(source).id
         cp = Checkpoint(store, source_id)
-        console.print(f"{escape(source_id)}: {cp.count()} objects processed")
+        console.print(f"{escape(source_id)}: {cp.count()} objects processed", soft_wrap=True)
         for row in cp.set_aside(20):
-            console.print(f"  set aside: {escape(row['key'])} {escape(row['location'])}: {escape(row['reason'])}")
+            console.print(f"  set aside: {escape(row['key'])} {escape(row['location'])}: {escape(row['reason'])}", soft_wrap=True)
