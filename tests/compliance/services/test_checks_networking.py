@@ -79,7 +79,8 @@ def test_network_acl_rule_order(moto) -> None:
 def test_port_reasoning_edge_cases() -> None:
     g = {"IpPermissions": [perm("6", 0, 65535, v4=ANY_V4), perm("udp", 3389, 3389, v4=ANY_V4)]}
     assert {e.port for e in sg_exposures(g, ADMIN_PORTS, [ANY_V4])} == {22, 3389}
-    assert sg_exposures({"IpPermissions": [perm("udp", 0, 65535, v4=ANY_V4)]}, ADMIN_PORTS, [ANY_V4]) == []
+    assert {e.port for e in sg_exposures({"IpPermissions": [perm("17", 3000, 4000, v4=ANY_V4)]}, ADMIN_PORTS, [ANY_V4])} == {3389}
+    assert sg_exposures({"IpPermissions": [perm("icmp", -1, -1, v4=ANY_V4)]}, ADMIN_PORTS, [ANY_V4]) == []
     acl6 = {"Entries": [{"RuleNumber": 1, "Protocol": "-1", "RuleAction": "allow", "Egress": False, "Ipv6CidrBlock": ANY_V6},
                         {"RuleNumber": 2, "Protocol": "-1", "RuleAction": "allow", "Egress": True, "CidrBlock": ANY_V4}]}
     assert {(e.port, e.source) for e in nacl_exposures(acl6, ADMIN_PORTS, [ANY_V4, ANY_V6])} == {(22, ANY_V6), (3389, ANY_V6)}

@@ -12,7 +12,8 @@ ANY_V6 = "::/0"
 ADMIN_PORTS = (22, 3389)  # SSH, RDP: the remote server administration ports CIS names
 CIFS_PORTS = (445,)  # SMB/CIFS
 
-_TCP = ("tcp", "6")
+# CIS counts TCP (6), UDP (17) and all-protocols (-1) rules: RDP also listens on UDP 3389.
+_PORTED = ("tcp", "6", "udp", "17")
 _ALL = ("-1", "all")
 
 
@@ -20,10 +21,10 @@ def _covers(protocol: str, from_port: Any, to_port: Any, port: int) -> bool:
     protocol = str(protocol).lower()
     if protocol in _ALL:
         return True
-    if protocol not in _TCP:
-        return False
+    if protocol not in _PORTED:
+        return False  # ICMP and other protocols have no ports
     if from_port is None or to_port is None:
-        return True  # a TCP rule without ports means every port
+        return True  # a TCP/UDP rule without ports means every port
     lo, hi = int(from_port), int(to_port)
     if lo == -1 and hi == -1:
         return True

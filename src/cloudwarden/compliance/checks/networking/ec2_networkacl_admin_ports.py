@@ -16,7 +16,7 @@ from cloudwarden.compliance.inventory import Inventory
     service="ec2", severity="medium", resource_type="AwsEc2NetworkAcl",
     cis={"7.0": ["6.2"], "5.0": ["5.2"], "3.0": ["5.1"]},
     remediation=(
-        "Add inbound deny rules for TCP 22 and 3389 from 0.0.0.0/0 and ::/0 with rule numbers lower than any "
+        "Add inbound deny rules for ports 22 and 3389 (TCP and UDP) from 0.0.0.0/0 and ::/0, numbered lower than any "
         "allow rule that covers those ports (or narrow the allow rules to known address ranges). The NACL is "
         "then a second barrier if a security group is opened by mistake."
     ),
