@@ -15,7 +15,7 @@ def _by_resource(check_id: str, inv: object) -> dict[str, Status]:
     return {r.resource_arn: r.status for r in all_checks()[check_id].evaluate(inv)}  # type: ignore[arg-type]
 
 
-def test_iam_inventory_and_checks(moto_iam: MotoServer) -> None:
+def test_iam_inventory_and_checks(moto_iam: MotoServer) -> None:  # noqa: F811 - the fixture imported above
     seed_iam(moto_iam.url)
     inv = collect(moto_iam.url, {"iam"})
     report = {r["user"]: r for r in inv.get("iam", "credential_report")}

@@ -24,6 +24,9 @@ OPERATION_ACTIONS: dict[tuple[str, str], str] = {
     ("s3", "GetBucketLifecycleConfiguration"): "s3:GetLifecycleConfiguration",
     ("s3", "GetBucketReplication"): "s3:GetReplicationConfiguration",
     ("s3", "GetBucketMfaDelete"): "s3:GetBucketVersioning",
+    ("s3", "GetObjectLockConfiguration"): "s3:GetBucketObjectLockConfiguration",
+    ("s3", "GetBucketOwnershipControls"): "s3:GetBucketOwnershipControls",
+    ("s3", "GetBucketPolicyStatus"): "s3:GetBucketPolicyStatus",
     ("s3control", "GetPublicAccessBlock"): "s3:GetAccountPublicAccessBlock",
 }
 # signing name -> IAM service prefix, where they differ.
