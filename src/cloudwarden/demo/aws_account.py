@@ -213,9 +213,12 @@ def _seed_logging(endpoint_url: str, region: str, account_id: str, keys: dict[st
         IncludeGlobalServiceEvents=True, KmsKeyId=keys["cloudtrail"], CloudWatchLogsLogGroupArn=group_arn,
         CloudWatchLogsRoleArn=f"arn:aws:iam::{account_id}:role/cloudtrail-to-cloudwatch",
     )
-    ct.put_event_selectors(TrailName="org-trail", EventSelectors=[{
-        "ReadWriteType": "WriteOnly", "IncludeManagementEvents": True,
-        "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3"]}]}])
+    # All management events, plus S3 object-level *write* data events (reads are not logged: CIS 4.9 fails).
+    ct.put_event_selectors(TrailName="org-trail", EventSelectors=[
+        {"ReadWriteType": "All", "IncludeManagementEvents": True, "DataResources": []},
+        {"ReadWriteType": "WriteOnly", "IncludeManagementEvents": False,
+         "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3"]}]},
+    ])
     ct.start_logging(Name="org-trail")
     # A forgotten single-region trail: no validation, no KMS, not logging.
     ct.create_trail(Name="legacy-audit", S3BucketName=out["trail_bucket"], S3KeyPrefix="legacy")
