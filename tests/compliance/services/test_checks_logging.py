@@ -110,11 +110,24 @@ def test_config_recorder_per_region(moto) -> None:
                                        "recordingGroup": {"allSupported": False, "includeGlobalResourceTypes": False,
                                                           "resourceTypes": ["AWS::EC2::Instance"]}})
     inv = collect(moto.url, ["config"], regions=[R, EU, "us-west-2"]).inventory
-    res = {r.region: r for r in run_check(inv, "config_recorder_all_regions_enabled")}
+    results = run_check(inv, "config_recorder_all_regions_enabled")
+    res = {r.region: r for r in results}
+    assert str(res["global"].status) == "PASS" and "global resource types" in res["global"].reason
     assert str(res[R].status) == "PASS"
     assert str(res[EU].status) == "FAIL" and "no configuration recorder" in res[EU].reason
     assert str(res["us-west-2"].status) == "FAIL"
     assert "not recording" in res["us-west-2"].reason and "selected resource types" in res["us-west-2"].reason
+
+
+def test_config_without_global_resource_types_anywhere() -> None:
+    """Hand-built: a recording recorder in one region that leaves out IAM's global resource types."""
+    inv = Inventory(ACCOUNT, regions=[R])
+    inv.put("config", "recorders", [{"name": "d", "recordingGroup": {"allSupported": True,
+                                                                    "includeGlobalResourceTypes": False}}], R)
+    inv.put("config", "recorder_statuses", [{"name": "d", "recording": True, "lastStatus": "SUCCESS"}], R)
+    inv.put("config", "delivery_channels", [{"name": "d"}], R)
+    res = {r.region: str(r.status) for r in run_check(inv, "config_recorder_all_regions_enabled")}
+    assert res == {R: "PASS", "global": "FAIL"}
 
 
 def test_kms_rotation(moto) -> None:

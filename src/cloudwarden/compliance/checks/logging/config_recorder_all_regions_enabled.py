@@ -30,6 +30,7 @@ def records_everything(recorder: dict[str, Any]) -> bool:
 )
 def evaluate(inv: Inventory) -> Iterator[CheckResult]:
     walk = RegionWalk(inv, "config", "recorders")
+    global_types = False
     for region, recorders in walk:
         statuses, why_s = get_or_reason(inv, "config", "recorder_statuses", region)
         channels, why_c = get_or_reason(inv, "config", "delivery_channels", region)
@@ -56,5 +57,13 @@ def evaluate(inv: Inventory) -> Iterator[CheckResult]:
             if problems:
                 yield failed(arn, "recorder " + ", ".join(problems), region)
             else:
+                global_types = global_types or bool((rec.get("recordingGroup") or {}).get("includeGlobalResourceTypes"))
                 yield passed(arn, "recorder records all supported resource types and delivers", region)
     yield from walk.skipped
+    if walk.seen:
+        # Global resources (IAM users, roles, policies) need recording in one region only; AWS advises exactly one.
+        where = account_arn(inv, "config")
+        if global_types:
+            yield passed(where, "a working recorder includes global resource types (IAM)")
+        elif not walk.skipped:
+            yield failed(where, "no working recorder in the scanned regions includes global resource types (IAM)")
