@@ -26,7 +26,7 @@ class HttpSink:
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 sink.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
                 code = sink.statuses.pop(0) if sink.statuses else 200

@@ -6,13 +6,12 @@ import typer
 from rich.table import Table
 
 from cloudwarden.cli.common import cli_errors, console, settings, state_store
+from cloudwarden.server.auth_store import AuthStore
 
 app = typer.Typer(help="Dashboard and API users: add, list, change passwords, API tokens.", no_args_is_help=True)
 
 
-def _auth():  # type: ignore[no-untyped-def]
-    from cloudwarden.server.auth_store import AuthStore
-
+def _auth() -> AuthStore:
     return AuthStore(state_store(settings()))
 
 

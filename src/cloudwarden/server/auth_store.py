@@ -15,7 +15,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Boolean, DateTime, Integer, String, Text, select, update
+from sqlalchemy import Boolean, DateTime, Integer, String, Text, delete, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cloudwarden.errors import AuthError, InputError
@@ -137,7 +137,7 @@ class AuthStore:
                 raise InputError(f"no user {username!r}", source="username")
             row.password_hash = _hasher.hash(password)
             # a password change ends every open session of that user
-            s.execute(SessionRow.__table__.delete().where(SessionRow.user_id == row.id))
+            s.execute(delete(SessionRow).where(SessionRow.user_id == row.id))
 
     def set_role(self, username: str, role: str) -> None:
         if role not in ROLES:
@@ -152,7 +152,7 @@ class AuthStore:
                 raise InputError(f"no user {username!r}", source="username")
             row.disabled = disabled
             if disabled:
-                s.execute(SessionRow.__table__.delete().where(SessionRow.user_id == row.id))
+                s.execute(delete(SessionRow).where(SessionRow.user_id == row.id))
 
     def verify_password(self, username: str, password: str) -> User:
         with self.state.session() as s:
@@ -191,7 +191,7 @@ class AuthStore:
 
     def end_session(self, sid: str) -> None:
         with self.state.session() as s:
-            s.execute(SessionRow.__table__.delete().where(SessionRow.id_hash == sha256(sid)))
+            s.execute(delete(SessionRow).where(SessionRow.id_hash == sha256(sid)))
 
     # API tokens -------------------------------------------------------------------------------------
     def create_token(self, username: str, name: str) -> str:

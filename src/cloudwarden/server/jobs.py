@@ -8,6 +8,7 @@ while an identical one is still waiting.
 
 from __future__ import annotations
 
+import builtins
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -128,6 +129,6 @@ class JobQueue:
                 row.last_run = now()
             return True
 
-    def schedule(self) -> list[dict[str, Any]]:
+    def schedule(self) -> builtins.list[dict[str, Any]]:
         with self.state.session() as s:
             return [{"name": r.name, "last_run": r.last_run.isoformat()} for r in s.scalars(select(ScheduleRow).order_by(ScheduleRow.name))]

@@ -135,9 +135,9 @@ class PostureStore:
         with self.state.session() as s:
             existing: dict[tuple[str, str], PostureRow] = {}
             for chunk in _chunks(sorted(check_set), 500):
-                for row in s.scalars(select(PostureRow).where(PostureRow.account == account, PostureRow.check_id.in_(chunk))):
-                    if region_set is None or row.region in region_set:
-                        existing[(row.check_id, row.resource_arn)] = row
+                for prow in s.scalars(select(PostureRow).where(PostureRow.account == account, PostureRow.check_id.in_(chunk))):
+                    if region_set is None or prow.region in region_set:
+                        existing[(prow.check_id, prow.resource_arn)] = prow
             seen: set[tuple[str, str]] = set()
             for r in results:
                 key = (r.check_id, r.resource_arn)
@@ -253,9 +253,10 @@ class PostureStore:
             q = select(PostureRow.check_id, PostureRow.title, PostureRow.severity, PostureRow.remediation, func.count(),
                        func.max(PostureRow.changed_at)).where(PostureRow.status == "FAIL") \
                 .group_by(PostureRow.check_id, PostureRow.title, PostureRow.severity, PostureRow.remediation)
-            rows = [{"check_id": c, "title": t, "severity": sv, "remediation": rem, "resources": int(n), "changed_at": ch.isoformat() if ch else ""}
-                    for c, t, sv, rem, n, ch in s.execute(q)]
-        rows.sort(key=lambda r: (sev_rank.get(r["severity"], 5), -r["resources"], r["check_id"]))
+            rows: list[dict[str, Any]] = [
+                {"check_id": c, "title": t, "severity": sv, "remediation": rem, "resources": int(n), "changed_at": ch.isoformat() if ch else ""}
+                for c, t, sv, rem, n, ch in s.execute(q)]
+        rows.sort(key=lambda r: (sev_rank.get(str(r["severity"]), 5), -int(r["resources"]), str(r["check_id"])))
         return rows[:limit]
 
     def failing_resources(self, check_id: str, limit: int = 20) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ endpoints answer 503 with the reason instead of taking the whole server down.
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import importlib
 import inspect
@@ -155,7 +156,7 @@ class Alerts:
         else:
             raise Unavailable(f"unknown alert action {name!r}")
 
-    def suppressions(self) -> list[dict[str, Any]]:
+    def suppressions(self) -> builtins.list[dict[str, Any]]:
         return [to_dict(x) for x in self.store.suppressions()]
 
 

@@ -147,7 +147,7 @@ def alert(request: Request, alert_id: int, p: Principal = VIEWER) -> dict[str, A
     a = ctx_of(request).alerts.get(alert_id)
     if a is None:
         raise HTTPException(404, "no such alert")
-    return a
+    return dict(a)
 
 
 class Note(BaseModel):
@@ -449,7 +449,7 @@ def add_channel(request: Request, body: Annotated[dict[str, Any], Body()], p: Pr
     except CloudwardenError as exc:
         raise HTTPException(422, str(exc)) from exc
     audit(request, p, "channel.add", ch.name, ch.kind)
-    return ch.public()
+    return dict(ch.public())
 
 
 @router.delete("/channels/{name}")

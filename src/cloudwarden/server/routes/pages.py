@@ -241,7 +241,7 @@ def events_page(request: Request, p: Principal = VIEWER, principal: str = Query(
     except ValueError as exc:
         error = f"bad time: {exc}"
     total = ctx.reader.count("api_activity")
-    params = {"principal": principal, "api": api, "account": account, "region": region, "source_ip": source_ip, "since": since, "until": until}
+    params: dict[str, Any] = {"principal": principal, "api": api, "account": account, "region": region, "source_ip": source_ip, "since": since, "until": until}
     query = "&".join(f"{k}={quote(v)}" for k, v in params.items() if v)
     tpl = "_events_table.html" if request.headers.get("hx-request") else "events.html"
     return render(request, tpl, p, rows=[jsonable(r) for r in rows], more=more, offset=offset, error=error, total=total,
