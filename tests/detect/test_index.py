@@ -75,3 +75,13 @@ def test_basename_index_for_host_rules() -> None:
     assert any(f.endswith(":Image") for f in EXTRA.index_fields)
     assert _ids(EXTRA.match({"Image": "/opt/tools/curl"})) == _ids(EXTRA.match_naive({"Image": "/opt/tools/curl"}))
     assert EXTRA.match({"Image": "/opt/tools/curl"})
+
+
+def test_select_by_logsource() -> None:
+    both = load_rules([], include_builtin=True)
+    aws = both.select(product="aws")
+    assert aws.rules and all(r.logsource.product in (None, "aws") for r in aws.rules if r.kind == "single")
+    assert len(aws.rules) < len(both.rules) or not any(r.logsource.product == "linux" for r in both.rules)
+    assert any(r.kind == "correlation" for r in aws.rules)  # the secrets burst keeps its base rule
+    event = {"eventSource": "cloudtrail.amazonaws.com", "eventName": "StopLogging", "userIdentity": {"type": "IAMUser"}}
+    assert _ids(aws.match(event)) == _ids(both.match(event))

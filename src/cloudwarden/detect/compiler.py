@@ -79,6 +79,7 @@ class Leaf:
     desc: str
     eq: frozenset[str] | None = None  # lower-cased values the field must equal (index key)
     base: frozenset[str] | None = None  # lower-cased basenames a path field must end with (index key)
+    requires: bool = False  # true only when the field is present (absent field -> leaf is false)
 
 
 @dataclass
@@ -164,6 +165,23 @@ def constraints(node: Node) -> Constraints:
     return {key: frozenset().union(*(p[key] for p in parts)) for key in common}
 
 
+def required_fields(node: Node) -> frozenset[str]:
+    """Fields that must be present in any event the node matches (for rules without equality keys)."""
+    if isinstance(node, Leaf):
+        return frozenset([node.field]) if node.requires and node.field else frozenset()
+    if isinstance(node, Not):
+        return frozenset()
+    parts = [required_fields(c) for c in node.children]
+    if not parts:
+        return frozenset()
+    if isinstance(node, And):
+        return frozenset().union(*parts)
+    common = parts[0]
+    for part in parts[1:]:
+        common &= part
+    return common
+
+
 def fields_of(node: Node) -> list[str]:
     if isinstance(node, Leaf):
         return [node.field or "<keywords>"]
@@ -188,6 +206,7 @@ def _text_test(core: Callable[[str], bool]) -> LeafTest:
                 return False
         return core(leaf)
 
+    test.__dict__["core"] = core  # lets field predicates call the string test directly on str values
     return test
 
 
@@ -364,10 +383,12 @@ def _leaf_test(value: SigmaType, cased: bool) -> tuple[LeafTest, str, str | None
 
 
 def _field_pred(get: Getter, test: LeafTest) -> Pred:
+    on_str: Callable[[str], bool] = getattr(test, "core", test)
+
     def pred(ev: Mapping[str, Any]) -> bool:
         v = get(ev)
         if v.__class__ is str:
-            return test(v)
+            return on_str(v)
         if v is MISSING or v is None:
             return False
         if v.__class__ is list:
@@ -407,7 +428,8 @@ def _special_leaf(fld: str | None, value: SigmaType) -> Leaf | None:
             raise UnsupportedRule("exists modifier without a field")
         get = compile_getter(fld)
         want = bool(value)
-        return Leaf(fld, lambda ev: (get(ev) is not MISSING) is want, f"{fld} {'exists' if want else 'is absent'}")
+        return Leaf(fld, lambda ev: (get(ev) is not MISSING) is want, f"{fld} {'exists' if want else 'is absent'}",
+                    requires=want)
     if isinstance(value, SigmaFieldReference):
         if fld is None:
             raise UnsupportedRule("fieldref modifier without a field")
@@ -434,13 +456,74 @@ def _special_leaf(fld: str | None, value: SigmaType) -> Leaf | None:
                     return True
             return False
 
-        return Leaf(fld, fieldref, f"{fld} equals field {value.field}")
+        return Leaf(fld, fieldref, f"{fld} equals field {value.field}", requires=True)
     return None
+
+
+def _simple_kind(value: SigmaString) -> tuple[str, str] | None:
+    """('eq'|'contains'|'prefix'|'suffix', lower-cased literal) for the common uncased string shapes."""
+    parts = list(value.s)
+    if any(isinstance(p, Placeholder) for p in parts) or SpecialChars.WILDCARD_SINGLE in parts:
+        return None
+    lits = [p for p in parts if isinstance(p, str)]
+    if len(lits) != 1 or not lits[0]:
+        return None if lits or len(parts) != 0 else ("eq", "")
+    lit = lits[0].lower()
+    lead = parts[0] is SpecialChars.WILDCARD_MULTI
+    trail = parts[-1] is SpecialChars.WILDCARD_MULTI
+    if len(parts) == 1:
+        return ("eq", lit)
+    if len(parts) == 3 and lead and trail:
+        return ("contains", lit)
+    if len(parts) == 2 and trail:
+        return ("prefix", lit)
+    if len(parts) == 2 and lead:
+        return ("suffix", lit)
+    return None
+
+
+def _grouped_core(eqs: frozenset[str], contains: tuple[str, ...], prefixes: tuple[str, ...],
+                  suffixes: tuple[str, ...]) -> Callable[[str], bool]:
+    """One test for many OR-ed literal patterns on one field: lower-case the value once."""
+    if eqs and not (contains or prefixes or suffixes):
+        if len(eqs) == 1:
+            (only,) = eqs
+            return lambda s: s.lower() == only
+        return lambda s: s.lower() in eqs
+    if contains and not (eqs or prefixes or suffixes):
+        if len(contains) == 1:
+            (sub,) = contains
+            return lambda s: sub in s.lower()
+
+        def any_contains(s: str) -> bool:
+            low = s.lower()
+            for sub in contains:
+                if sub in low:
+                    return True
+            return False
+
+        return any_contains
+    if prefixes and not (eqs or contains or suffixes):
+        return lambda s: s.lower().startswith(prefixes)
+    if suffixes and not (eqs or contains or prefixes):
+        return lambda s: s.lower().endswith(suffixes)
+
+    def mixed(s: str) -> bool:
+        low = s.lower()
+        if low in eqs or (prefixes and low.startswith(prefixes)) or (suffixes and low.endswith(suffixes)):
+            return True
+        for sub in contains:
+            if sub in low:
+                return True
+        return False
+
+    return mixed
 
 
 def _values_node(fld: str | None, values: Iterable[SigmaType], linking_and: bool, cased: bool) -> Node:
     nodes: list[Node] = []
-    plain: list[tuple[str, str | None, str]] = []  # (eq key, base key, original text) merged into one set leaf
+    # OR-ed uncased literal patterns of one field are merged into a single leaf
+    groups: dict[str, list[tuple[str, str]]] = {"eq": [], "contains": [], "prefix": [], "suffix": []}
     for value in values:
         if isinstance(value, SigmaExpansion):  # windash/base64offset alternatives are always OR-linked
             nodes.append(_values_node(fld, value.values, False, cased))
@@ -455,44 +538,40 @@ def _values_node(fld: str | None, values: Iterable[SigmaType], linking_and: bool
         if special is not None:
             nodes.append(special)
             continue
+        if not linking_and and not cased and type(value) is SigmaString:
+            kind = _simple_kind(value)
+            if kind is not None:
+                groups[kind[0]].append((kind[1], value.original or kind[1]))
+                continue
         test, desc, eq, base = _leaf_test(value, cased)
-        if (
-            not linking_and
-            and eq is not None
-            and isinstance(value, SigmaString)
-            and not cased
-            and not isinstance(value, SigmaCasedString)
-        ):
-            plain.append((eq, base, value.original or eq))
-            continue
         pred = _keyword_pred(test) if fld is None else _field_pred(compile_getter(fld), test)
-        node = Leaf(fld, pred, f"{fld or 'keyword'}{desc}")
+        node = Leaf(fld, pred, f"{fld or 'keyword'}{desc}", requires=fld is not None)
         if fld is not None and eq is not None:
             node.eq = frozenset([eq.lower()])
             node.base = frozenset([base]) if base else None
         elif fld is not None and base is not None:
             node.base = frozenset([base])
         nodes.append(node)
-    if plain:
-        keys = frozenset(p[0] for p in plain)
-        if len(keys) == 1:
-            (only,) = keys
-
-            def core(s: str) -> bool:
-                return s.lower() == only
-        else:
-
-            def core(s: str) -> bool:
-                return s.lower() in keys
-
+    if any(groups.values()):
+        eqs = frozenset(lit for lit, _o in groups["eq"])
+        core = _grouped_core(eqs, tuple(lit for lit, _o in groups["contains"]),
+                             tuple(lit for lit, _o in groups["prefix"]), tuple(lit for lit, _o in groups["suffix"]))
         test = _text_test(core)
         pred = _keyword_pred(test) if fld is None else _field_pred(compile_getter(fld), test)
-        bases = [p[1] for p in plain]
-        shown = ", ".join(sorted(p[2] for p in plain)[:5]) + (", …" if len(plain) > 5 else "")
-        leaf = Leaf(fld, pred, f"{fld or 'keyword'} in [{shown}]" if len(plain) > 1 else f"{fld or 'keyword'}={shown}")
+        shown_items = [f"{'' if k == 'eq' else k + ' '}{o}" for k in groups for _lit, o in groups[k]]
+        shown = ", ".join(shown_items[:5]) + (", …" if len(shown_items) > 5 else "")
+        label = fld or "keyword"
+        leaf = Leaf(fld, pred, f"{label} in [{shown}]" if len(shown_items) > 1 else f"{label} {shown}",
+                    requires=fld is not None)
         if fld is not None:
-            leaf.eq = keys
-            leaf.base = frozenset(b for b in bases if b) if all(bases) else None
+            only_eq = not (groups["contains"] or groups["prefix"] or groups["suffix"])
+            if only_eq:
+                leaf.eq = eqs
+            # a path's file name is pinned by '/usr/bin/curl' (eq) and '*/curl' (suffix) alike
+            bases = [_basename_key(lit, anchored_start=True) for lit, _o in groups["eq"]] + \
+                    [_basename_key(lit, anchored_start=False) for lit, _o in groups["suffix"]]
+            if not (groups["contains"] or groups["prefix"]) and bases and all(bases):
+                leaf.base = frozenset(b for b in bases if b)
         nodes.insert(0, leaf)
     if len(nodes) == 1:
         return nodes[0]
@@ -555,6 +634,7 @@ class CompiledDetection:
     node: Node
     constraints: Constraints
     selections: dict[str, tuple[Pred, list[str]]] = field(default_factory=dict)  # name -> (pred, fields)
+    required: frozenset[str] = frozenset()  # fields that must be present for a match
 
 
 def compile_rule(rule: SigmaRule) -> CompiledDetection:
@@ -574,5 +654,6 @@ def compile_rule(rule: SigmaRule) -> CompiledDetection:
         pred=build(root),
         node=root,
         constraints=constraints(root),
+        required=required_fields(root),
         selections={name: (build(node), fields_of(node)) for name, node in named.items()},
     )

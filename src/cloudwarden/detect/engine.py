@@ -131,6 +131,10 @@ def _info(rule: SigmaRule | SigmaCorrelationRule, source: str, examples: Mapping
     )
 
 
+def _pos(c: CompiledRule) -> int:
+    return c.pos
+
+
 def _basename(text: str) -> str:
     return text.rpartition("/")[2]
 
@@ -158,10 +162,21 @@ class RuleSet:
                 distinct.setdefault(key, set()).update(values)
         tables: dict[tuple[str, str], dict[str, list[CompiledRule]]] = {}
         self._always: list[CompiledRule] = []
+        presence: dict[str, list[CompiledRule]] = {}
+        req_freq: dict[str, int] = {}
+        for c in self._compiled:
+            if not c.detection.constraints:
+                for f in c.detection.required:
+                    req_freq[f] = req_freq.get(f, 0) + 1
         for c in self._compiled:
             cons = c.detection.constraints
             if not cons:
-                self._always.append(c)
+                # no equality key: still skip events that lack a field the rule needs (host rules on cloud events)
+                if c.detection.required:
+                    fld = max(sorted(c.detection.required), key=lambda f: req_freq[f])
+                    presence.setdefault(fld, []).append(c)
+                else:
+                    self._always.append(c)
                 continue
             # a field shared with other rules (one lookup serves many), then the most selective field
             # (most distinct values across rules: eventName beats eventSource), exact equality, fewest keys
@@ -172,7 +187,10 @@ class RuleSet:
         self._indexes: list[tuple[bool, Getter, dict[str, list[CompiledRule]]]] = [
             (kind == "base", compile_getter(fld), table) for (kind, fld), table in tables.items()
         ]
-        self.index_fields = [f"{kind}:{fld}" for (kind, fld) in tables]
+        self.index_fields = [f"{kind}:{fld}" for (kind, fld) in tables] + [f"present:{f}" for f in presence]
+        self._presence: list[tuple[str, str, list[CompiledRule]]] = [
+            (fld, fld.split(".", 1)[0], rules) for fld, rules in presence.items()
+        ]
 
     def _candidates(self, event: Mapping[str, Any]) -> list[CompiledRule]:
         found: list[CompiledRule] = list(self._always)
@@ -197,8 +215,12 @@ class RuleSet:
                             seen.add(c.pos)
                             found.append(c)
                             sources += 1
+        for fld, top, rules in self._presence:
+            if top in event or fld in event:
+                found.extend(rules)
+                sources += 1
         if sources > 1:
-            found.sort(key=lambda c: c.pos)
+            found.sort(key=_pos)
         return found
 
     # -- matching -------------------------------------------------------------------------------------
@@ -259,6 +281,27 @@ class RuleSet:
             if info.id == rule_id:
                 return info
         return None
+
+    def select(self, *, product: str | None = None, service: str | None = None,
+               category: str | None = None) -> RuleSet:
+        """The rules for one log source (e.g. product='aws'): a smaller, faster rule set. A rule that
+        leaves a logsource attribute unset is kept; correlations are kept when all their rules are."""
+        want = {"product": product, "service": service, "category": category}
+        kept: list[tuple[Any, str, Any]] = []
+        names: set[str] = set()
+        for rule, src, examples in self._parsed:
+            if isinstance(rule, SigmaRule):
+                ls = rule.logsource
+                if any(v is not None and getattr(ls, k) not in (None, v) for k, v in want.items()):
+                    continue
+                kept.append((rule, src, examples))
+                names.update(x for x in (str(rule.id) if rule.id else "", rule.name or "") if x)
+        for rule, src, examples in self._parsed:
+            if isinstance(rule, SigmaCorrelationRule) and all(r.reference in names for r in rule.rules or []):
+                kept.append((rule, src, examples))
+        srcs = {src for _r, src, _e in kept}
+        unsupported = [u for u in self.unsupported if u[0] in srcs]
+        return _compile_all(kept, unsupported)
 
     def compiled(self) -> list[CompiledRule]:
         return list(self._compiled)

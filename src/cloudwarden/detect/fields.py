@@ -69,7 +69,14 @@ def compile_getter(field: str) -> Getter:
         value = event.get(field, MISSING)  # a flat key with dots wins
         if value is not MISSING:
             return value
-        return _walk(event, parts)
+        node: Any = event
+        for part in parts:  # fast path: plain nested dicts
+            if node.__class__ is not dict:
+                return _walk(event, parts)  # lists to fan out or embedded JSON along the way
+            node = node.get(part, MISSING)
+            if node is MISSING:
+                return MISSING
+        return node
 
     return get_dotted
 
