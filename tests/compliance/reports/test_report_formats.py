@@ -216,3 +216,15 @@ def test_unknown_format(fmt: str) -> None:
 
     with pytest.raises(ConfigError):
         render(build_report(make_scan()), fmt)
+
+
+def test_asff_imports_into_security_hub_on_moto(moto) -> None:
+    import boto3
+
+    sh = boto3.client("securityhub", endpoint_url=moto.url, region_name="us-east-1")
+    items = findings(build_report(make_scan()))
+    for chunk in batches(items):
+        resp = sh.batch_import_findings(Findings=chunk)
+        assert resp["FailedCount"] == 0, resp["FailedFindings"]
+    got = sh.get_findings()["Findings"]
+    assert {f["Id"] for f in got} == {f["Id"] for f in items}
