@@ -75,6 +75,8 @@ def run(
     no_imds: Annotated[bool, typer.Option("--no-imds", help="Do not query the EC2 metadata service")] = False,
     sock_interval: Annotated[float, typer.Option("--sock-interval", help="sock_diag poll interval, seconds")] = 0.0,
     transfer_window: Annotated[float, typer.Option("--transfer-window", help="Byte-count window, seconds")] = 0.0,
+    record_audit: Annotated[Path | None, typer.Option("--record-audit", help="Also write raw audit records to FILE (audit.log format)")] = None,
+    track_auid_writes: Annotated[bool, typer.Option("--track-auid-writes", help="With --audit-auid: report every file write of that login")] = False,
 ) -> None:
     """Run the agent (as root): collect host events, spool them on disk, ship them to the server."""
     import logging
@@ -103,6 +105,8 @@ def run(
             opts.sock_diag_interval = sock_interval
         if transfer_window > 0:
             opts.transfer_window = transfer_window
+        opts.audit_record = record_audit
+        opts.track_auid_writes = track_auid_writes
         if opts.server_url and not opts.token:
             raise AgentError("no agent token: run `cloudwarden agent enroll --server URL` first or pass --token")
         if os.geteuid() != 0:

@@ -59,6 +59,8 @@ class AgentOptions:
     queue_max: int = 20000
     imds_timeout: float = 0.3
     verify: bool | str = True
+    audit_record: Path | None = None  # also write the raw audit records to this file (audit.log format)
+    track_auid_writes: bool = False
 
     @classmethod
     def from_settings(cls, s: Settings) -> AgentOptions:
@@ -139,7 +141,8 @@ class Agent:
 
         ident = HostIdentity(self.host_id, self.hostname)
         audit = AuditSource(ident, auid=self.opts.audit_auid, extra_paths=self.opts.watch_paths, cache=self.cache,
-                            mode=self.opts.audit_mode)
+                            mode=self.opts.audit_mode, record_path=self.opts.audit_record,
+                            track_auid_writes=self.opts.track_auid_writes)
         audit_on = consider(audit, True, "")
         consider(ProcConnectorSource(self.host_id, self.hostname, cache=self.cache), not audit_on,
                  "audit covers process launches")
@@ -149,8 +152,8 @@ class Agent:
         authlog = AuthLogSource(self.host_id, self.hostname, self.opts.auth_log_paths, wtmp=not audit_on)
         if consider(authlog, True, "") and authlog.has_log:
             audit.auth_from_audit = False  # the auth log has method and key fingerprint; avoid duplicates
-        consider(InotifySource(self.host_id, self.hostname, self.opts.watch_paths), not audit_on,
-                 "audit watches cover sensitive files")
+        # With audit on, inotify only covers home/.ssh directories created after start.
+        consider(InotifySource(self.host_id, self.hostname, self.opts.watch_paths, dynamic_only=audit_on), True, "")
         self.report = report
         return report
 

@@ -478,14 +478,25 @@ def _user_event(ev: AuditEvent, ident: HostIdentity) -> list[HostEvent]:
     h.src_ip = addr
     h.extra["audit_type"] = rec.type
     if rec.type == "USER_LOGIN" and prog == "sshd":
-        h.action = "login_success" if res_ok else "login_failure"
+        # sshd writes USER_LOGIN res=failed for every failed attempt (bad password, key, invalid user); a
+        # successful one only for tty sessions, so success is taken from USER_START below instead.
+        if res_ok:
+            return []
+        h.action = "login_failure"
         h.user = acct or h.user
-        h.auth_method = ""
         return [h]
     if rec.type in ("USER_START", "USER_END") and prog == "sshd":
-        h.action = "session_open" if rec.type == "USER_START" else "session_close"
         h.user = acct or h.user
-        return [h]
+        if rec.type == "USER_END":
+            h.action = "session_close"
+            return [h]
+        # The PAM session start is the first record that carries the new login uid and session id:
+        # it is the successful login and the start of the session at once.
+        h.action = "login_success"
+        opened = _base(ev, ident, 1, "auth", "session_open", f)
+        opened.user, opened.target_user, opened.src_ip, opened.success = h.user, acct, addr, True
+        opened.extra["audit_type"] = rec.type
+        return [h, opened]
     if rec.type == "USER_CMD":
         h.kind, h.action = "privilege", "sudo"
         cmd = decode_hex_or_plain(f.get("cmd", ""))

@@ -25,6 +25,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cloudwarden.errors import InputError
 from cloudwarden.host.auditparse import Assembler, HostIdentity, parse_log_line, parse_netlink, to_host_events
@@ -213,8 +214,14 @@ class AuditSource(Source):
 
     def __init__(self, ident: HostIdentity, *, auid: int | None = None, extra_paths: list[str] | None = None,
                  cache: ProcessCache | None = None, log_path: Path = AUDITD_LOG, network: bool = True,
-                 mode: str = "auto") -> None:
+                 mode: str = "auto", record_path: Path | None = None, record_max_bytes: int = 512 * 1024 * 1024,
+                 track_auid_writes: bool = False) -> None:
         super().__init__()
+        self.record_path = record_path  # also write every record, in audit.log format, to this file
+        self.record_max_bytes = record_max_bytes
+        self.track_auid_writes = track_auid_writes  # with auid: every file write of that login, not only watched paths
+        self._rec_fh: Any = None
+        self._rec_bytes = 0
         self.ident = ident
         self.auid = auid
         self.extra_paths = extra_paths or []
@@ -255,6 +262,13 @@ class AuditSource(Source):
     def _load_rules(self) -> None:
         remove_stale_rules()
         rules = build_rules(self.key_prefix, self.auid, self.extra_paths, network=self.network)
+        if self.track_auid_writes and self.auid is not None:
+            k, a = f"{self.key_prefix}_file", self.auid
+            rules += [
+                f"-a always,exit -F arch=b64 -S openat -F a2&0x3 -F auid={a} -k {k}",
+                f"-a always,exit -F arch=b64 -S open,creat,truncate -F auid={a} -k {k}",
+                f"-a always,exit -F arch=b64 -S rename,renameat,renameat2,unlink,unlinkat,chmod,fchmodat,link,linkat,symlink,symlinkat -F success=1 -F auid={a} -k {k}",
+            ]
         with tempfile.NamedTemporaryFile("w", suffix=".rules", delete=False) as fh:
             fh.write("\n".join(rules) + "\n")
             name = fh.name
@@ -308,8 +322,8 @@ class AuditSource(Source):
                 h.cwd = info.cwd
 
     def run(self, emit: Emit, stop: threading.Event) -> None:
-        self._load_rules()
         if self.chosen == "auditd-log":
+            self._load_rules()
             self._follow_log(emit, stop)
         else:
             self._run_netlink(emit, stop)
@@ -322,6 +336,8 @@ class AuditSource(Source):
             mask=AUDIT_STATUS_ENABLED | AUDIT_STATUS_PID | AUDIT_STATUS_BACKLOG_LIMIT | AUDIT_STATUS_BACKLOG_WAIT_TIME,
             enabled=1, pid=os.getpid(), backlog_limit=max(self._prev.backlog_limit, 8192), wait_time=0,
         )
+        self._load_rules()  # after we own the audit pid, so no record of ours goes to the kernel log
+        self.ready.set()
         lost0 = self._prev.lost
         asm = Assembler(max_pending=1024, max_age=1.0)
         nl.sock.settimeout(0.5)
@@ -345,7 +361,10 @@ class AuditSource(Source):
                     # works around); accept both conventions.
                     plen = ln - _NLH.size if ln >= _NLH.size and off + ln == len(data) else ln
                     payload = data[off + _NLH.size : off + _NLH.size + plen]
-                    rec = parse_netlink(mtype, payload.rstrip(b"\0").decode("utf-8", "replace"))
+                    text = payload.rstrip(b"\0").decode("utf-8", "replace")
+                    rec = parse_netlink(mtype, text)
+                    if rec is not None and self.record_path is not None:
+                        self._record(f"type={rec.type} msg={text}\n")
                     if rec is not None:
                         done.extend(asm.add(rec, now))
                     off += (_NLH.size + plen + 3) & ~3
@@ -367,6 +386,7 @@ class AuditSource(Source):
         fh = open(self.log_path, encoding="utf-8", errors="replace")
         fh.seek(0, os.SEEK_END)
         inode = os.fstat(fh.fileno()).st_ino
+        self.ready.set()
         buf = ""
         try:
             while not stop.is_set():
@@ -378,6 +398,8 @@ class AuditSource(Source):
                     buf = lines.pop()
                     done = []
                     for line in lines:
+                        if self.record_path is not None:
+                            self._record(line + "\n")
                         try:
                             rec = parse_log_line(line)
                         except InputError:
@@ -403,11 +425,25 @@ class AuditSource(Source):
             fh.close()
         self._emit_records(asm.flush(), emit)
 
+    def _record(self, line: str) -> None:
+        if self._rec_fh is None:
+            if self._rec_bytes >= self.record_max_bytes or self.record_path is None:
+                return
+            self._rec_fh = open(self.record_path, "a", encoding="utf-8")
+        self._rec_fh.write(line)
+        self._rec_bytes += len(line)
+        if self._rec_bytes >= self.record_max_bytes:
+            self._rec_fh.close()
+            self._rec_fh = None
+
     def close(self) -> None:
         with self._lock:
             if self._closed:
                 return
             self._closed = True
+        if self._rec_fh is not None:
+            self._rec_fh.close()
+            self._rec_fh = None
         if self._rules_loaded:
             remove_rules(self.key_prefix)
         if self._nl is not None:

@@ -21,10 +21,12 @@ _SYSLOG = re.compile(
     r"^(?:(?P<iso>\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-]\d\d:?\d\d)?)|(?P<bsd>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d))\s+"
     r"(?P<host>\S+)\s+(?P<prog>[\w\-./]+)(?:\[(?P<pid>\d+)\])?:\s+(?P<msg>.*)$"
 )
-_ACCEPTED = re.compile(r"^Accepted (?P<method>\S+) for (?P<user>\S+) from (?P<ip>\S+) port (?P<port>\d+)(?: \S+)?(?:: (?P<keytype>\S+) (?P<fp>\S+))?")
+_ACCEPTED = re.compile(r"^Accepted (?P<method>\S+) for (?P<user>\S+) from (?P<ip>\S+) port (?P<port>\d+)(?: ssh2)?(?:: (?P<keytype>\S+) (?P<fp>\S+))?")
 _FAILED = re.compile(r"^Failed (?P<method>\S+) for (?P<invalid>invalid user )?(?P<user>\S*) from (?P<ip>\S+) port (?P<port>\d+)")
 _INVALID = re.compile(r"^Invalid user (?P<user>\S*) from (?P<ip>\S+)(?: port (?P<port>\d+))?")
 _SESSION = re.compile(r"^pam_unix\((?P<svc>[\w\-]+):session\): session (?P<what>opened|closed) for user (?P<user>[^\s(]+)(?:\(uid=\d+\))?(?: by (?P<by>[^\s(]*))?")
+_START = re.compile(r"^Starting session: (?P<what>\S+)(?: on (?P<tty>\S+))? for (?P<user>\S+) from (?P<ip>\S+) port (?P<port>\d+)")
+_DISCONNECTED = re.compile(r"^Disconnected from user (?P<user>\S+) (?P<ip>\S+) port (?P<port>\d+)")
 _SUDO = re.compile(r"^\s*(?P<user>\S+) : (?P<rest>.*)$")
 _SU = re.compile(r"^(?P<failed>FAILED SU )?\(to (?P<target>[^)]+)\) (?P<user>\S+) on (?P<tty>\S+)")
 MONTHS = {m: i for i, m in enumerate(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1)}
@@ -52,15 +54,18 @@ def parse_auth_line(line: str, host_id: str = "", hostname: str = "", now: float
     """One syslog line -> an auth or privilege HostEvent, or None when it is not one we interpret."""
     now = time.time() if now is None else now
     m = _SYSLOG.match(line.rstrip("\n"))
-    if not m:
-        return None
-    prog = m.group("prog").rsplit("/", 1)[-1]
-    msg = m.group("msg")
-    pid = int(m.group("pid") or 0)
+    if m:
+        prog = m.group("prog").rsplit("/", 1)[-1]
+        msg = m.group("msg")
+        pid = int(m.group("pid") or 0)
+        when = _time(m.group("iso"), m.group("bsd"), now)
+        host = hostname or m.group("host")
+    else:
+        # sshd -E FILE writes bare messages (no syslog header): interpret them as sshd's, timed on arrival.
+        prog, msg, pid, when, host = "sshd", line.rstrip("\n").rstrip("\r"), 0, now, hostname
 
     def ev(kind: str, action: str) -> HostEvent:
-        return HostEvent(event_id="", host_id=host_id, hostname=hostname or m.group("host"),
-                         time=_time(m.group("iso"), m.group("bsd"), now), kind=kind, action=action,
+        return HostEvent(event_id="", host_id=host_id, hostname=host, time=when, kind=kind, action=action,
                          source="authlog", pid=pid, exe=prog)
 
     if prog == "sshd":
@@ -87,6 +92,17 @@ def parse_auth_line(line: str, host_id: str = "", hostname: str = "", now: float
             e.src_ip, e.src_port = a.group("ip"), int(a.group("port") or 0)
             e.success = False
             e.extra["invalid_user"] = "1"
+            return e
+        if a := _START.match(msg):
+            e = ev("auth", "session_open")
+            e.user = e.target_user = a.group("user")
+            e.src_ip, e.src_port, e.success = a.group("ip"), int(a.group("port")), True
+            e.extra["tty"] = a.group("tty") or ""
+            return e
+        if a := _DISCONNECTED.match(msg):
+            e = ev("auth", "session_close")
+            e.user = e.target_user = a.group("user")
+            e.src_ip, e.src_port, e.success = a.group("ip"), int(a.group("port")), True
             return e
         if (a := _SESSION.match(msg)) and a.group("svc") == "sshd":
             e = ev("auth", "session_open" if a.group("what") == "opened" else "session_close")
@@ -239,6 +255,7 @@ class AuthLogSource(Source):
 
     def run(self, emit: Emit, stop: threading.Event) -> None:
         self._open_positions()
+        self.ready.set()
         while not stop.is_set():
             self.poll(emit)
             stop.wait(0.5)

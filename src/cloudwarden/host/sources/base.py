@@ -29,6 +29,7 @@ class Source:
 
     def __init__(self) -> None:
         self.stats = SourceStats()
+        self.ready = threading.Event()  # set once the source is capturing (rules loaded, sockets bound)
 
     def probe(self) -> str | None:
         """None when usable, else the reason it is not."""

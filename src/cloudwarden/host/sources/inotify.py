@@ -48,8 +48,12 @@ class InotifySource(Source):
     kinds = ("file",)
 
     def __init__(self, host_id: str, hostname: str, extra_paths: list[str] | None = None,
-                 homes_root: str = "/home") -> None:
+                 homes_root: str = "/home", dynamic_only: bool = False) -> None:
         super().__init__()
+        # dynamic_only: audit already watches everything that existed at start; cover only home and .ssh
+        # directories created later (audit path rules cannot name directories that do not exist yet).
+        self.dynamic_only = dynamic_only
+        self._discover_only: set[int] = set()
         self.host_id = host_id
         self.hostname = hostname
         self.extra_paths = extra_paths or []
@@ -65,25 +69,34 @@ class InotifySource(Source):
         os.close(fd)
         return None
 
-    def _watch(self, directory: str, names: set[str] | None) -> None:
+    def _watch(self, directory: str, names: set[str] | None) -> int | None:
         if not os.path.isdir(directory):
-            return
+            return None
         wd = self._libc.inotify_add_watch(self._fd, directory.encode(), MASK)
         if wd < 0:
             self.stats.errors += 1
             self.stats.last_error = f"{directory}: {os.strerror(ctypes.get_errno())}"
-            return
+            return None
         old = self._wd.get(wd)
         if old is not None and old[1] is not None and names is not None:
             names = old[1] | names
         elif old is not None and (old[1] is None or names is None):
             names = None
         self._wd[wd] = (directory, names)
+        return int(wd)
 
     def setup(self) -> None:
         self._fd = self._libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
         if self._fd < 0:
             raise OSError(ctypes.get_errno(), "inotify_init1")
+        if self.dynamic_only:
+            homes = ["/root"] + ([str(p) for p in Path(self.homes_root).iterdir() if p.is_dir()] if os.path.isdir(self.homes_root) else [])
+            for h in [self.homes_root, *homes]:
+                if h == self.homes_root or not os.path.isdir(os.path.join(h, ".ssh")):
+                    wd = self._watch(h, set())
+                    if wd is not None:
+                        self._discover_only.add(wd)
+            return
         self._watch("/etc", set(ETC_NAMES))
         for d in WHOLE_DIRS:
             self._watch(d, None)
@@ -127,10 +140,18 @@ class InotifySource(Source):
             directory, names = entry
             path = os.path.join(directory, name)
             if mask & IN_ISDIR:
-                if mask & IN_CREATE and directory == self.homes_root:
-                    self._watch_home(path)
-                elif mask & IN_CREATE and name == ".ssh":
+                if mask & (IN_CREATE | IN_MOVED_TO) and directory == self.homes_root:
+                    if self.dynamic_only:
+                        wd2 = self._watch(path, set())
+                        if wd2 is not None:
+                            self._discover_only.add(wd2)
+                        self._watch(os.path.join(path, ".ssh"), set(SSH_NAMES))
+                    else:
+                        self._watch_home(path)
+                elif mask & (IN_CREATE | IN_MOVED_TO) and name == ".ssh":
                     self._watch(path, set(SSH_NAMES))
+                continue
+            if wd in self._discover_only:
                 continue
             if names is not None and name not in names:
                 continue
@@ -143,6 +164,7 @@ class InotifySource(Source):
 
     def run(self, emit: Emit, stop: threading.Event) -> None:
         self.setup()
+        self.ready.set()
         try:
             while not stop.is_set():
                 r, _, _ = select.select([self._fd], [], [], 0.5)

@@ -77,6 +77,7 @@ class ProcConnectorSource(Source):
         self._sock = sock
         self._listen(sock, PROC_CN_MCAST_LISTEN)
         sock.settimeout(0.5)
+        self.ready.set()
         try:
             while not stop.is_set():
                 try:

@@ -266,6 +266,7 @@ class SockDiagSource(Source):
         next_flush = time.monotonic() + self.window
         while not stop.is_set():
             self.poll(emit)
+            self.ready.set()
             if time.monotonic() >= next_flush:
                 self.flush_window(emit)
                 next_flush = time.monotonic() + self.window
