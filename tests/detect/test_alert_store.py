@@ -177,3 +177,29 @@ def test_anomaly_and_members_are_kept(store: AlertStore) -> None:
     (aid,) = store.add([a])
     got = store.get(aid)
     assert got is not None and got.members == ["web-1", "web-2"] and got.anomaly == {"baseline": "never seen", "score": 0.93}
+
+
+def test_two_writers_on_one_database_never_duplicate(tmp_path: Path) -> None:
+    import threading
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    stores = [AlertStore(open_store(url)), AlertStore(open_store(url))]
+    batch = [alert(f"c{i}", i * 0.1) for i in range(40)]
+    errors: list[BaseException] = []
+
+    def run(st: AlertStore) -> None:
+        try:
+            for i in range(0, 40, 5):
+                st.add(batch[i:i + 5])
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(st,)) for st in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    (only,) = stores[0].list()
+    got = stores[0].get(only.id)
+    assert got is not None and sorted(got.evidence_ids) == sorted(f"c{i}" for i in range(40)) and got.count == 40

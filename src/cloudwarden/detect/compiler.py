@@ -252,15 +252,12 @@ def _string_core(value: SigmaString, cased: bool) -> tuple[Callable[[str], bool]
 
 
 def _basename_key(lit: str, *, anchored_start: bool) -> str | None:
-    """For path values: the lower-cased file name when the value pins it exactly ('/usr/bin/curl', '*/curl')."""
-    if "/" not in lit:
+    """For path values: the lower-cased file name the value pins ('/usr/bin/curl' and '*/curl' both pin 'curl';
+    so does '*bin/curl'). None when the value has no path separator."""
+    cut = max(lit.rfind("/"), lit.rfind("\\"))
+    if cut < 0 or cut == len(lit) - 1:
         return None
-    head, _, name = lit.rpartition("/")
-    if not name:
-        return None
-    if not anchored_start and head != "" and not head.startswith("/"):
-        return None  # '*bin/curl' could be '.../xbin/curl': the basename is still 'curl' -> fine only with '/'
-    return name.lower()
+    return lit[cut + 1:].lower()
 
 
 @lru_cache(maxsize=65536)

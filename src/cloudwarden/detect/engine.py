@@ -136,7 +136,8 @@ def _pos(c: CompiledRule) -> int:
 
 
 def _basename(text: str) -> str:
-    return text.rpartition("/")[2]
+    """File name of a path, '/' or '\\' separated (must agree with compiler._basename_key)."""
+    return text[max(text.rfind("/"), text.rfind("\\")) + 1:]
 
 
 class RuleSet:
