@@ -150,6 +150,7 @@ class InotifySource(Source):
                         self._watch_home(path)
                 elif mask & (IN_CREATE | IN_MOVED_TO) and name == ".ssh":
                     self._watch(path, set(SSH_NAMES))
+                    self._scan_new_dir(path, emit)
                 continue
             if wd in self._discover_only:
                 continue
@@ -161,6 +162,17 @@ class InotifySource(Source):
                            action=self._action(mask), source=self.name, path=path)
             self.stats.events += 1
             emit(ev)
+
+    def _scan_new_dir(self, path: str, emit: Emit) -> None:
+        """A key written right after `mkdir .ssh` can beat our new watch: report what is already there."""
+        try:
+            names = [n for n in os.listdir(path) if n in SSH_NAMES]
+        except OSError:
+            return
+        for n in names:
+            self.stats.events += 1
+            emit(HostEvent(event_id="", host_id=self.host_id, hostname=self.hostname, time=time.time(), kind="file",
+                           action="create", source=self.name, path=os.path.join(path, n)))
 
     def run(self, emit: Emit, stop: threading.Event) -> None:
         self.setup()
