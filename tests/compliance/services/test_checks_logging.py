@@ -29,7 +29,9 @@ def seed_trails(url: str, *, good: bool = True) -> None:
         ct.put_event_selectors(TrailName="main", EventSelectors=[
             {"ReadWriteType": "All", "IncludeManagementEvents": True},
             {"ReadWriteType": "WriteOnly", "IncludeManagementEvents": False,
-             "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3:::data1/"]}]}])
+             "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3:::data1/"]}]},
+            {"ReadWriteType": "ReadOnly", "IncludeManagementEvents": False,
+             "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3:::data2/"]}]}])
     ct.create_trail(Name="side", S3BucketName="trail-bad")  # single region, never started
 
 
@@ -45,7 +47,7 @@ def test_trail_checks_with_a_good_and_a_bad_trail(moto) -> None:
     write = statuses(run_check(inv, "cloudtrail_s3_dataevents_write_enabled"))
     assert write["data1"] == "PASS" and write["data2"] == "FAIL"
     read = statuses(run_check(inv, "cloudtrail_s3_dataevents_read_enabled"))
-    assert read["data1"] == "FAIL"
+    assert read["data1"] == "FAIL" and read["data2"] == "PASS"
 
 
 def test_no_multi_region_trail_fails_with_what_each_trail_lacks(moto) -> None:

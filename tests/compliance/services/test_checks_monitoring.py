@@ -100,3 +100,54 @@ def test_trail_recording_only_write_management_events_is_named_in_the_failure(mo
     res = run_check(inv, "cloudwatch_log_metric_filter_root_usage")
     assert [str(r.status) for r in res] == ["FAIL"]
     assert "main (records only read or only write management events" in res[0].reason
+
+
+def test_each_of_the_fifteen_controls_passes_with_its_filter_and_fails_without_one_event(moto) -> None:
+    """All 15 filters on one moto account: every check passes; then each filter is overwritten with a
+    pattern that misses one of its control's events and every check fails, naming that event."""
+    from cloudwarden.compliance.metric_filters import SPECS
+
+    seed(moto.url)
+    logs, cw = boto(moto.url, "logs"), boto(moto.url, "cloudwatch")
+    topic = boto(moto.url, "sns").list_topics()["Topics"][0]["TopicArn"]
+
+    special = {  # the controls that are not simply a list of event names: (good, missing a case)
+        "unauthorized_api_calls": ('{ ($.errorCode = "*UnauthorizedOperation") || ($.errorCode = "AccessDenied*") }',
+                                   '{ $.errorCode = "*UnauthorizedOperation" }'),
+        "sign_in_without_mfa": ('{ ($.eventName = "ConsoleLogin") && ($.additionalEventData.MFAUsed != "Yes") }',
+                                '{ ($.eventName = "ConsoleLogin") && ($.additionalEventData.MFAUsed = "Maybe") }'),
+        "root_usage": (ROOT, '{ $.userIdentity.type = "Root" && $.eventType = "AwsConsoleSignIn" }'),
+        "console_auth_failures": ('{ ($.eventName = ConsoleLogin) && ($.errorMessage = "Failed authentication") }',
+                                  '{ ($.eventName = ConsoleLogin) && ($.errorMessage = "Other") }'),
+    }
+
+    def pattern(key: str, drop_one: bool = False) -> str:
+        if key in special:
+            return special[key][drop_one]
+        events = list(SPECS[key].positives)[1 if drop_one else 0:]
+        names = " || ".join(f"($.eventName = {e['eventName']})" for e in events)
+        return f'{{ ($.eventSource = "{events[0]["eventSource"]}") && ({names}) }}'
+
+    for key in SPECS:
+        logs.put_metric_filter(logGroupName="cloudtrail", filterName=f"cis-{key}", filterPattern=pattern(key),
+                               metricTransformations=[{"metricName": key, "metricNamespace": "CIS", "metricValue": "1"}])
+        cw.put_metric_alarm(AlarmName=f"cis-{key}", MetricName=key, Namespace="CIS", Statistic="Sum", Period=300,
+                            EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanOrEqualToThreshold",
+                            AlarmActions=[topic])
+    from cloudwarden.compliance.checks.base import all_checks
+
+    family = [c for c in all_checks().values() if c.meta.service == "cloudwatch"]
+    inv = collect(moto.url, SERVICES, regions=[R]).inventory
+    assert {c.meta.id: [str(r.status) for r in c.evaluate(inv)] for c in family} == {c.meta.id: ["PASS"] for c in family}
+
+    for key in SPECS:
+        logs.delete_metric_filter(logGroupName="cloudtrail", filterName=f"cis-{key}")
+        logs.put_metric_filter(logGroupName="cloudtrail", filterName=f"cis-{key}", filterPattern=pattern(key, drop_one=True),
+                               metricTransformations=[{"metricName": key, "metricNamespace": "CIS", "metricValue": "1"}])
+    for name in ("root", "sg"):
+        logs.delete_metric_filter(logGroupName="cloudtrail", filterName=name)
+    inv = collect(moto.url, SERVICES, regions=[R]).inventory
+    for c in family:
+        res = c.evaluate(inv)
+        assert [str(r.status) for r in res] == ["FAIL"], (c.meta.id, res[0].reason)
+        assert "no metric filter" in res[0].reason

@@ -111,7 +111,7 @@ def test_rds_checks(moto) -> None:
     maz = statuses(run_check(inv, "rds_instance_multi_az"))
     assert maz == {"good": "PASS", "bad": "FAIL"}  # the cluster member is judged through its cluster
     cluster = run_check(inv, "rds_cluster_multi_az")
-    assert [r.resource_arn.endswith("cluster:aurora") for r in cluster] == [True]
+    assert [(r.resource_arn.rsplit(":", 1)[-1], str(r.status)) for r in cluster] == [("aurora", "FAIL")]
 
 
 def test_rds_cluster_multi_az_pass() -> None:
