@@ -114,10 +114,10 @@ def test_agent_run_to_stored_events_and_alerts(audit_free: None, tmp_path: Path)
             if agent is not None:
                 agent.send_signal(signal.SIGTERM)
                 try:
-                    out, err = agent.communicate(timeout=60)
+                    _out, err = agent.communicate(timeout=60)
                 except subprocess.TimeoutExpired:
                     agent.kill()
-                    out, err = agent.communicate()
+                    _out, err = agent.communicate()
             sudoers.unlink(missing_ok=True)
         assert agent.returncode == 0, err[-2000:]
         assert "source audit" in err and "on netlink" in err  # sources reported at start
