@@ -11,10 +11,10 @@ duplicates nothing:
 
 A crash before 4 makes the restart redo the file: 2 and 3 are idempotent, so the result is the same.
 
-Multi-core: with `workers > 1` a process pool runs steps 1-2 per file, plus the rules' match step; the
-parent receives only the events that matched some rule (usually a small fraction), runs them through
-the one stateful `Detector` (so correlation windows see every matching event, whatever worker read it)
-and does 3-4. With one worker everything runs in-process.
+Multi-core: with `workers > 1` a process pool runs steps 1-2 per file including the single-event rules;
+the parent receives those alerts plus only the events that feed a correlation rule (a small fraction),
+runs them through the one stateful `Detector` (so correlation windows see every such event, whatever
+worker read it) and does 3-4. With one worker everything runs in-process.
 """
 
 from __future__ import annotations
@@ -66,8 +66,8 @@ class ItemResult:
     problems: list[tuple[str, str]] = field(default_factory=list)  # (location, reason)
     file_error: str = ""  # the whole file was set aside
     end_offset: int = 0
-    alerts: list[Alert] = field(default_factory=list)  # in-process mode
-    matched: list[tuple[bytes, float]] = field(default_factory=list)  # worker mode: (raw event, epoch time)
+    alerts: list[Alert] = field(default_factory=list)  # worker mode: single-event alerts only
+    matched: list[tuple[bytes, float]] = field(default_factory=list)  # worker mode: events feeding a correlation
     seconds: float = 0.0
 
 
@@ -144,11 +144,33 @@ class DetectionStage:
         self.ruleset = load_rules(list(rule_paths), include_builtin="cloudtrail" if builtin else False)
         self.detector = Detector(self.ruleset, source="cloudtrail")
 
+        self.correlation_ids = {info.id for info, _spec in self.ruleset.correlations}
+
     def process(self, event: Mapping[str, Any], when: datetime) -> list[Alert]:
+        """Everything (single-event rules and correlations): the in-process path."""
         return self.detector.process(event, when)
 
-    def matches_any(self, event: Mapping[str, Any]) -> bool:
-        return bool(self.ruleset.matching_rules(event))
+    def process_split(self, event: Mapping[str, Any], when: datetime) -> tuple[list[Alert], bool]:
+        """The worker path: (single-event alerts, whether the event feeds a correlation).
+
+        Correlations need one state for all events, so events that feed one go to the parent's Detector,
+        which keeps only the correlation alerts; the worker keeps only the single-event alerts. Each
+        alert is thus produced exactly once, whatever worker read the event.
+        """
+        matched = self.ruleset.matching_rules(event)
+        if not matched:
+            return [], False
+        feeds = any(c.correlations for c in matched)
+        if all(c.silent for c in matched):
+            return [], feeds
+        alerts = self.detector.process(event, when)
+        if self.correlation_ids:
+            alerts = [a for a in alerts if a.rule_id not in self.correlation_ids]
+        return alerts, feeds
+
+    def correlate(self, event: Mapping[str, Any], when: datetime) -> list[Alert]:
+        """The parent path for events that feed a correlation: only the correlation alerts."""
+        return [a for a in self.detector.process(event, when) if a.rule_id in self.correlation_ids]
 
 
 # ---------------------------------------------------------------------------------------------- one item
@@ -224,7 +246,7 @@ def process_item(
     matched = result.matched
     alerts = result.alerts
     process = detect.process if detect is not None and in_process else None
-    matches_any = detect.matches_any if detect is not None and not in_process else None
+    split = detect.process_split if detect is not None and not in_process else None
     for rec in iter_records(data, csv_format=item.csv):
         if rec.__class__ is Problem:
             problems.append((rec.location, rec.reason))  # type: ignore[union-attr]
@@ -244,8 +266,12 @@ def process_item(
                 found = process(event, values[1])
                 if found:
                     alerts.extend(found)
-            elif matches_any is not None and matches_any(event):
-                matched.append((raw, values[1].timestamp()))
+            elif split is not None:
+                found, feeds = split(event, values[1])
+                if found:
+                    alerts.extend(found)
+                if feeds:
+                    matched.append((raw, values[1].timestamp()))
         except Exception as exc:  # noqa: BLE001 - a rule bug must not stop the ingest; it is reported
             problems.append((location, f"detection failed: {type(exc).__name__}: {exc}"))
         key = (day_text, values[2])
@@ -412,10 +438,11 @@ class Ingest:
             self.progress(s)
 
     def _detect_matched(self, result: ItemResult) -> list[Alert]:
-        alerts: list[Alert] = []
+        """Worker results: their single-event alerts, plus correlations run here on the events that feed one."""
+        alerts = list(result.alerts)
         for raw, epoch in result.matched:
             event = orjson.loads(raw)
-            alerts.extend(self.detect.process(event, datetime.fromtimestamp(epoch, UTC)))
+            alerts.extend(self.detect.correlate(event, datetime.fromtimestamp(epoch, UTC)))
         return alerts
 
     # -- running ---------------------------------------------------------------------------------------
