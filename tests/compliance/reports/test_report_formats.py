@@ -228,3 +228,20 @@ def test_asff_imports_into_security_hub_on_moto(moto) -> None:
         assert resp["FailedCount"] == 0, resp["FailedFindings"]
     got = sh.get_findings()["Findings"]
     assert {f["Id"] for f in got} == {f["Id"] for f in items}
+
+
+def test_progress_bars_follow_runner_events() -> None:
+    from cloudwarden.compliance.report.terminal import ScanProgress
+    from cloudwarden.compliance.runner import ProgressEvent
+
+    console = Console(record=True, width=120, force_terminal=True)
+    with ScanProgress(console) as bars:
+        bars.update(ProgressEvent("accounts", total=2))
+        bars.update(ProgressEvent("account_start", "111111111111"))
+        bars.update(ProgressEvent("collect", "111111111111", 3, 10))
+        assert len(bars.progress.tasks) == 2
+        bars.update(ProgressEvent("checks", "111111111111", 5, 5))
+        bars.update(ProgressEvent("account_done", "111111111111", 5, 5))
+        bars.update(ProgressEvent("account_failed", "222222222222", label="AssumeRole <denied>"))
+        assert [t.completed for t in bars.progress.tasks] == [2]
+    assert "222222222222 could not be scanned: AssumeRole <denied>" in console.export_text()
