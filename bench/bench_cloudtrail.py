@@ -55,12 +55,13 @@ def build_corpus(out: Path, events: int, benign_weight: int | None = None) -> di
     script = SHARED / "bench" / "make_cloudtrail_corpus.py"
     data = SHARED / "data" / "cloudtrail"
     note = "records resampled from ../shared/data/cloudtrail"
+    sandbox: Path | None = None
     if not data.is_dir() or benign_weight is not None:
         weight = benign_weight or 6
         # same generator, our own record pool (the labeled data is absent on this machine)
         from tests.cloudtrail.factory import bench_pool
 
-        sandbox = out.parent / "corpus-tool"
+        sandbox = Path(tempfile.mkdtemp(prefix="cw-corpus-tool-"))
         (sandbox / "bench").mkdir(parents=True, exist_ok=True)
         (sandbox / "data" / "cloudtrail" / "pool").mkdir(parents=True, exist_ok=True)
         shutil.copy(script, sandbox / "bench" / script.name)
@@ -73,9 +74,13 @@ def build_corpus(out: Path, events: int, benign_weight: int | None = None) -> di
             + ("" if data.is_dir() else "; ../shared/data/cloudtrail is absent")
         )
     started = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, str(script), str(out), "--events", str(events)], check=True, capture_output=True, text=True
-    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, str(script), str(out), "--events", str(events)], check=True, capture_output=True, text=True
+        )
+    finally:
+        if sandbox is not None:
+            shutil.rmtree(sandbox, ignore_errors=True)
     info: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
     info["note"] = note
     info["build_seconds"] = round(time.perf_counter() - started, 1)

@@ -280,7 +280,7 @@ class Lake:
         glob = self._glob(table).replace("'", "''")
         return (
             f"SELECT * FROM read_parquet('{glob}', union_by_name=true, hive_partitioning=false) "  # noqa: S608 - our own path, quoted
-            "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY time) = 1"
+            "QUALIFY row_number() OVER (PARTITION BY event_id) = 1"  # duplicates are the same event: any one will do
         )
 
     def connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
