@@ -315,8 +315,12 @@ def _burst(rng: random.Random, t0: float, n: int, spread: float = 300.0) -> list
     return sorted(t0 + rng.uniform(0, spread) for _ in range(n))
 
 
-def generate_cloud(rng: random.Random, start: datetime, days: int, holdout: bool, holdout_day: int) -> tuple[list[dict[str, Any]], set[str]]:
+def generate_cloud(rng: random.Random, start: datetime, days: int, holdout: bool, holdout_day: int,
+                   holdout_rng: random.Random | None = None) -> tuple[list[dict[str, Any]], set[str]]:
     w = CloudTrailWriter(rng)
+    # the held-out workload draws from its own generator so the benign history is identical with or without it
+    hrng = holdout_rng or random.Random(0)
+    hw = CloudTrailWriter(hrng)
     holdout_ids: set[str] = set()
     t_start = start.timestamp()
     devs = [
@@ -467,14 +471,15 @@ def generate_cloud(rng: random.Random, start: datetime, days: int, holdout: bool
                 "us-east-1", "kms.amazonaws.com", "kms.amazonaws.com", PROD, event_type="AwsServiceEvent")
         # held-out legitimate workload: a new reporting role from `holdout_day` on
         if holdout and day >= holdout_day:
-            ident = w.identity_role("reporting-etl", f"reporting-{day}", PROD, _id(rng, "ASIA"))
-            ip = rng.choice(LAMBDA_IPS) + f"{rng.randrange(256)}.{rng.randrange(1, 255)}"
-            for t in _burst(rng, d0 + 4 * 3600, rng.randrange(60, 140), 2400):
-                svc, api = rng.choice(REPORTING)
-                params, res = _params(svc, api, rng, PROD)
-                rec = w.event(t, ident, svc, api, "us-east-1", ip, BOTO_UA.format(v=40), PROD, params=params, resources=res)
+            ident = hw.identity_role("reporting-etl", f"reporting-{day}", PROD, _id(hrng, "ASIA"))
+            ip = hrng.choice(LAMBDA_IPS) + f"{hrng.randrange(256)}.{hrng.randrange(1, 255)}"
+            for t in _burst(hrng, d0 + 4 * 3600, hrng.randrange(60, 140), 2400):
+                svc, api = hrng.choice(REPORTING)
+                params, res = _params(svc, api, hrng, PROD)
+                rec = hw.event(t, ident, svc, api, "us-east-1", ip, BOTO_UA.format(v=40), PROD, params=params,
+                               resources=res)
                 holdout_ids.add(rec["eventID"])
-    return w.out, holdout_ids
+    return w.out + hw.out, holdout_ids
 
 
 # --------------------------------------------------------------------------------------------- hosts
@@ -560,8 +565,12 @@ def _ops_session(h: HostWriter, host: str, ts: float, rng: random.Random, user: 
 
 
 def generate_hosts(rng: random.Random, start: datetime, days: int, holdout: bool, holdout_day: int,
-                   fleet_change_day: int | None) -> tuple[list[HostEvent], set[str]]:
-    h = HostWriter(rng)
+                   fleet_change_day: int | None, cache_seed: int = 0) -> tuple[list[HostEvent], set[str]]:
+    main_h, main_rng = HostWriter(rng), rng
+    # the held-out host draws from its own generator so the rest of the fleet is identical with or without it
+    cache_rng = random.Random(cache_seed)
+    cache_h = HostWriter(cache_rng)
+    h = main_h
     tags: set[str] = set()
     t0 = start.timestamp()
     hosts = dict(HOSTS)
@@ -571,6 +580,7 @@ def generate_hosts(rng: random.Random, start: datetime, days: int, holdout: bool
         if holdout and day >= holdout_day:
             active[HOLDOUT_HOST[0]] = (HOLDOUT_HOST[1], HOLDOUT_HOST[2])
         for host, (kind, _ip) in active.items():
+            h, rng = (cache_h, cache_rng) if kind == "cache" else (main_h, main_rng)
             mark = len(h.out)
             # every machine: sshd, node_exporter, time sync, hourly cron
             h.listen(host, d0 + 60, "/usr/sbin/sshd", 22)
@@ -666,7 +676,7 @@ def generate_hosts(rng: random.Random, start: datetime, days: int, holdout: bool
                 h.exec(host, d0 + 3 * 3600, "/usr/bin/redis-cli", ["redis-cli", "BGSAVE"], "/bin/sh", ancestors=["/bin/sh", "/usr/sbin/cron"])
             if kind == "cache":
                 tags.update(e.event_id for e in h.out[mark:])
-    return h.out, tags
+    return main_h.out + cache_h.out, tags
 
 
 def workday(start: datetime, day: int) -> bool:
@@ -695,8 +705,8 @@ def generate_estate(
     rng = random.Random(seed)
     h_day = holdout_day if holdout_day is not None else max(1, days - 6)
     fleet_day = max(1, days - 4) if fleet_change else None
-    records, holdout_ids = generate_cloud(rng, start, days, holdout, h_day)
-    host_events, tags = generate_hosts(random.Random(seed + 1), start, days, holdout, h_day, fleet_day)
+    records, holdout_ids = generate_cloud(rng, start, days, holdout, h_day, random.Random(seed + 3))
+    host_events, tags = generate_hosts(random.Random(seed + 1), start, days, holdout, h_day, fleet_day, seed + 4)
     estate = Estate(start=start, days=days, seed=seed)
     estate.cloudtrail_events = records
     estate.host_events = host_events
