@@ -20,13 +20,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from cloudwarden.baseline.cloud import CloudBaseline  # noqa: E402
-from cloudwarden.baseline.geo import default_geo  # noqa: E402
-from cloudwarden.baseline.host import HostBaseline  # noqa: E402
-from cloudwarden.baseline.scoring import Incident  # noqa: E402
-from cloudwarden.cloudtrail.normalize import normalize  # noqa: E402
-from cloudwarden.demo.estate import Estate, generate_estate  # noqa: E402
-from cloudwarden.models.alert import Alert  # noqa: E402
+from cloudwarden.baseline.cloud import CloudBaseline
+from cloudwarden.baseline.geo import default_geo
+from cloudwarden.baseline.host import HostBaseline
+from cloudwarden.baseline.scoring import Incident
+from cloudwarden.cloudtrail.normalize import normalize
+from cloudwarden.demo.estate import Estate, generate_estate
+from cloudwarden.models.alert import Alert
 
 
 def run(estate: Estate) -> dict[str, Any]:
@@ -78,7 +78,7 @@ def main() -> int:
     print(f"hosts: {r['host_after']:,} host events over {r['host_days']} host-days, {len(h_alerts)} alerts = "
           f"{10000 * len(h_alerts) / max(1, r['host_after']):.2f} per 10,000 events, "
           f"{len(h_alerts) / max(1, r['host_days']):.3f} per host-day")
-    for a, inc in c_alerts + h_alerts:
+    for a, _inc in c_alerts + h_alerts:
         members = f" members={len(a.members)}" if a.members else ""
         print(f"   benign alert [{a.severity}]{members}: {a.explanation[:160]}")
     print(f"(normalise {len(benign.cloudtrail_events):,} records: {r['t_norm']:.2f}s; both baselines over "
@@ -127,11 +127,11 @@ def main() -> int:
     print(f"role {role.split('/')[-1]}: {n_role_events:,} events, {len(prof.items) if prof else 0} distinct behaviour items, "
           f"peer group {'joined' if prof and prof.group is not None else 'none'} -> {len(cl)} alert(s), "
           f"{sum(len(inc.signals) for _, inc in cl)} deviations folded into them")
-    for a, inc in cl:
+    for a, _inc in cl:
         print(f"   [{a.severity}] {a.explanation[:200]}")
     print(f"host {hostname}: {n_host_events:,} events, {len(hprof.items) if hprof else 0} distinct behaviour edges -> "
           f"{len(hl)} alert(s), {sum(len(inc.signals) for _, inc in hl)} deviations folded into them")
-    for a, inc in hl:
+    for a, _inc in hl:
         print(f"   [{a.severity}] {a.explanation[:200]}")
     others = [a for a, _ in r["cloud_alerts"] + r["host_alerts"] if a.entity != role and a.entity != hostname
               and hostname not in a.members]
