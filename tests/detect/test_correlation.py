@@ -171,3 +171,13 @@ def test_entity_function_is_pluggable() -> None:
     rs = ruleset({**base("stop", "StopLogging"), "id": "99999999-0000-4000-8000-0000000000b2"})
     (a,) = Detector(rs, entity_fn=lambda e: "custom").process(ev("StopLogging"), T0)
     assert a.entity == "custom"
+
+
+def test_correlation_alert_groups_by_its_group_values() -> None:
+    rs = ruleset(base("fail", "ConsoleLogin"),
+                 corr("value_count", ["fail"], group_by=["sourceIPAddress"], condition={"gte": 3, "field": "userIdentity.arn"}))
+    det = Detector(rs)
+    alerts = fired(det, [(ev("ConsoleLogin", u, sourceIPAddress="203.0.113.9"), i) for i, u in enumerate(["a", "b", "c"])])
+    alerts += fired(det, [(ev("ConsoleLogin", u, sourceIPAddress="203.0.113.9"), 20 + i) for i, u in enumerate(["d", "e", "f"])])
+    assert len(alerts) == 2 and alerts[0].key() == alerts[1].key() == "99999999-0000-4000-8000-000000000001|203.0.113.9|111122223333"
+    assert alerts[0].members == ["arn:aws:iam::1:user/a", "arn:aws:iam::1:user/b", "arn:aws:iam::1:user/c"]

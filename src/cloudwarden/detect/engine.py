@@ -651,6 +651,12 @@ class Detector:
         alert.evidence = [dict(e.event) for e in firing.entries[: self.evidence_limit]]
         alert.evidence_ids = list(dict.fromkeys(e.event_id for e in firing.entries))
         alert.count = len(firing.entries)
+        if spec.group_by:
+            # later bursts of the same group join this alert, whichever principal the last event had
+            alert.group_key = f"{info.id}|{'|'.join(firing.group)}|{alert.account}"
+        entities = list(dict.fromkeys(self.entity_fn(e.event) for e in firing.entries))
+        if len(entities) > 1:
+            alert.members = [x for x in entities if x][:20]
         return alert
 
 
