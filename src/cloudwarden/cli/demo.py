@@ -36,7 +36,7 @@ def demo(
             seeded = account.seeded
             console.print(
                 f"  {len(seeded['iam_users'])} IAM users, {len(seeded['iam_roles'])} roles, "
-                f"{sum(len(v) for k, v in seeded['buckets'].items() if k != 'no_public_access_block')} buckets, "
+                f"{len({b for names in seeded['buckets'].values() for b in names})} buckets, "
                 f"{len(seeded['vpcs'])} VPCs, {len(seeded['instances'])} instances, {len(seeded['rds'])} RDS instances "
                 f"at {account.endpoint_url}",
                 markup=False,

@@ -55,6 +55,7 @@ class ScanRecord:
     api_requests: int = 0
     scope: str = ""  # explicit scope key; derived from accounts/regions/frameworks when empty
     stored_id: int | None = None
+    failure_counts: dict[str, int] = field(default_factory=dict)  # collection failures by code (not stored)
 
     @property
     def scope_key(self) -> str:
@@ -76,6 +77,9 @@ def from_run(run: ScanRun, frameworks: list[str], regions_requested: list[str] |
     errors = [f"account {a.account_id}: {a.error}" for a in run.accounts if a.status != "scanned" and a.error]
     accounts = [a.account_id for a in run.accounts] or ([run.scope_id] if run.scope_id else [])
     scope_accounts = [f"org:{run.scope_id}"] if run.scope == "organization" else accounts
+    failure_counts: dict[str, int] = {}
+    for f in run.failures:
+        failure_counts[f.failure.code] = failure_counts.get(f.failure.code, 0) + 1
     return ScanRecord(
         results=list(run.results),
         checks=dict(run.checks),
@@ -88,4 +92,5 @@ def from_run(run: ScanRun, frameworks: list[str], regions_requested: list[str] |
         errors=errors,
         api_requests=run.api_requests,
         scope=scope_key(scope_accounts, regions_requested or [], frameworks),
+        failure_counts=failure_counts,
     )

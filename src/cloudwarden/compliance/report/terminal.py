@@ -92,6 +92,9 @@ def print_summary(data: ReportData, console: Console, top: int = 10) -> None:
     )
     for err in scan.errors:
         console.print(Text(f"error: {err}", style="red"))
+    if scan.failure_counts:
+        parts = ", ".join(f"{n} {code}" for code, n in sorted(scan.failure_counts.items(), key=lambda kv: -kv[1]))
+        console.print(Text(f"collection failures (their checks are NOT_EVALUATED): {parts}", style="yellow"))
     for ev in data.evaluations:
         t = Table(title=f"{ev.framework.name}", title_justify="left", show_lines=False)
         for col in ("Section", "Pass", "Fail", "Not evaluated", "Manual", "Score"):
