@@ -32,7 +32,7 @@ from cloudwarden.compliance.collectors._fetch import call_all, fetch
 from cloudwarden.compliance.collectors.base import CollectContext, collector
 from cloudwarden.compliance.inventory import CollectionFailure
 
-_BUCKET_WORKERS = 4  # small: the runner already runs services and regions in parallel
+_BUCKET_WORKERS = 8  # bounded: the runner already runs services and regions in parallel
 
 
 def strip_account_host(request: Any, **_: Any) -> None:
