@@ -116,3 +116,15 @@ def test_read_only_connection_blocks_files_and_settings(tmp_path: Path) -> None:
     assert not (tmp_path / "out.csv").exists()
     with pytest.raises(StoreError):
         lake.query("SELECT * FROM nope")
+
+
+def test_ocsf_view(tmp_path: Path) -> None:
+    lake = Lake(tmp_path / "lake")
+    assert lake.query("SELECT count(*) AS n FROM ocsf_api_activity") == [{"n": 0}]
+    delete = _api("e1", api="DeleteBucket")
+    delete.read_only = False
+    lake.write_api_activity([delete, _api("e2")])
+    rows = lake.query("SELECT class_uid, activity_id, type_uid, api, cloud, status, metadata FROM ocsf_api_activity ORDER BY activity_id")
+    assert [r["activity_id"] for r in rows] == [2, 4] and rows[0]["class_uid"] == 6003 and rows[1]["type_uid"] == 600304
+    assert rows[1]["api"] == {"operation": "DeleteBucket", "service": {"name": "s3.amazonaws.com"}}
+    assert rows[0]["cloud"]["account"] == {"uid": "111111111111"} and rows[0]["status"] == "Success"

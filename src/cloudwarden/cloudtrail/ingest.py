@@ -52,7 +52,8 @@ from cloudwarden.models.alert import Alert
 from cloudwarden.store.lake import API_COLUMNS, API_SCHEMA, API_TABLE, Lake
 from cloudwarden.store.state import StateStore
 
-MAX_PROBLEMS_KEPT = 200  # in the summary; every one is also counted and recorded in the checkpoint table
+MAX_PROBLEMS_KEPT = 200  # in the summary; every one is counted, the first ones per file recorded in the checkpoint
+MAX_ITEM_PROBLEMS = 1000  # described per file (a hostile file of a million bad lines stays small in memory)
 MERGE_EVIDENCE = 10
 
 
@@ -63,7 +64,8 @@ class ItemResult:
     etag: str
     events: int = 0
     filtered: int = 0  # outside --since/--until
-    problems: list[tuple[str, str]] = field(default_factory=list)  # (location, reason)
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (location, reason), the first MAX_ITEM_PROBLEMS
+    more_problems: int = 0  # set aside beyond those listed (counted, not described)
     file_error: str = ""  # the whole file was set aside
     end_offset: int = 0
     alerts: list[Alert] = field(default_factory=list)  # worker mode: single-event alerts only
@@ -280,6 +282,9 @@ def process_item(
             group = groups[key] = ([], [])
         group[0].append(values)
         group[1].append(raw)
+    if len(problems) > MAX_ITEM_PROBLEMS:
+        result.more_problems = len(problems) - MAX_ITEM_PROBLEMS
+        del problems[MAX_ITEM_PROBLEMS:]
     name = lake_name(item)
     for (_day_text, account), (rows, raws) in groups.items():
         day = rows[0][1].date()  # eventTime[:10] may not be ISO for odd inputs; the parsed time is
@@ -424,7 +429,7 @@ class Ingest:
             whole_file = sum(1 for loc, _r in result.problems if loc == "file")
             if whole_file:
                 s.files_set_aside += 1
-            s.records_set_aside += len(result.problems) - whole_file
+            s.records_set_aside += len(result.problems) - whole_file + result.more_problems
             s.events += result.events
             s.filtered += result.filtered
             s.files_processed += 1

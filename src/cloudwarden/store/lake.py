@@ -293,6 +293,7 @@ class Lake:
         try:
             con.execute(f"CREATE VIEW {API_TABLE} AS {self._view_sql(API_TABLE, API_SCHEMA)}")
             con.execute(f"CREATE VIEW {HOST_TABLE} AS {self._view_sql(HOST_TABLE, HOST_SCHEMA)}")
+            con.execute(OCSF_API_VIEW)
             if read_only:
                 root = str(self.root.resolve()).rstrip("/") + "/"
                 con.execute(f"SET allowed_directories = ['{root.replace(chr(39), chr(39) * 2)}']")
@@ -316,6 +317,45 @@ class Lake:
     def count(self, table: str = API_TABLE) -> int:
         rows = self.query(f"SELECT count(*) AS n FROM {_ident(self.table_dir(table).name)}")  # noqa: S608
         return int(rows[0]["n"])
+
+
+# OCSF API Activity (class 6003) names over the same rows, for tools that speak OCSF / Security Lake.
+# activity_id from the API verb: 1 Create, 2 Read, 3 Update, 4 Delete, 99 Other.
+OCSF_API_VIEW = """
+CREATE VIEW ocsf_api_activity AS
+SELECT
+    6003 AS class_uid,
+    6 AS category_uid,
+    activity_id,
+    600300 + activity_id AS type_uid,
+    epoch_ms(time) AS "time",
+    {'operation': api, 'service': {'name': service}} AS api,
+    {'user': {'uid': principal, 'type': principal_type, 'account': {'uid': principal_account},
+              'credential_uid': access_key_id},
+     'session': {'issuer': principal, 'name': session_name, 'is_mfa': mfa},
+     'invoked_by': invoked_by} AS actor,
+    {'ip': CASE WHEN source_kind = 'ip' THEN source_ip END,
+     'svc_name': CASE WHEN source_kind <> 'ip' THEN source_ip END} AS src_endpoint,
+    {'user_agent': user_agent} AS http_request,
+    {'provider': 'AWS', 'region': region, 'account': {'uid': account}} AS cloud,
+    CASE WHEN error_code = '' THEN 'Success' ELSE 'Failure' END AS status,
+    CASE WHEN error_code = '' THEN 1 ELSE 2 END AS status_id,
+    error_code AS status_code,
+    error_message AS status_detail,
+    [{'uid': r} for r in resources] AS resources,
+    {'uid': event_id, 'product': {'name': 'CloudTrail', 'vendor_name': 'AWS'}, 'event_code': event_type} AS metadata,
+    raw AS raw_data
+FROM (
+    SELECT *, CASE
+        WHEN read_only THEN 2
+        WHEN regexp_matches(api, '^(Create|Put|Add|Attach|Run|Start|Allocate|Register|Import|Enable)') THEN 1
+        WHEN regexp_matches(api, '^(Get|List|Describe|Head|Lookup|Search|Query|Scan|BatchGet)') THEN 2
+        WHEN regexp_matches(api, '^(Update|Modify|Set|Change|Replace|Reset|Associate|Authorize|Tag|Untag)') THEN 3
+        WHEN regexp_matches(api, '^(Delete|Remove|Detach|Terminate|Stop|Disable|Revoke|Deregister|Disassociate)') THEN 4
+        ELSE 99 END AS activity_id
+    FROM api_activity
+)
+"""
 
 
 def fetch_dicts(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
