@@ -51,7 +51,7 @@ class Entry:
     ref: int
     value: str | None
     event_id: str
-    event: Mapping[str, Any]
+    event: Mapping[str, Any] | None  # kept for the first entries of a group only (the alert's evidence)
 
 
 @dataclass
@@ -63,10 +63,13 @@ class Firing:
 
 
 class CorrelationState:
-    def __init__(self, spec: CorrelationSpec, *, max_groups: int, max_events: int) -> None:
+    def __init__(self, spec: CorrelationSpec, *, max_groups: int, max_events: int, keep_events: int = 10) -> None:
         self.spec = spec
         self.max_groups = max_groups
-        self.max_events = max_events
+        # a count threshold needs no more entries than itself (+1 for "gt"): memory stays proportional to it
+        needed = int(spec.count) + 1 if spec.type in ("event_count", "value_count") else max_events
+        self.max_events = max(1, min(max_events, needed))
+        self.keep_events = keep_events
         self.groups: OrderedDict[tuple[str, ...], deque[Entry]] = OrderedDict()
 
     def _group_key(self, ref: int, event: Mapping[str, Any]) -> tuple[str, ...]:
@@ -103,7 +106,13 @@ class CorrelationState:
             if not values:
                 return None  # events without the counted field do not count
             value = values[0]
-        entries.append(Entry(t, ref, value, event_id, event))
+        if spec.type == "value_count":  # only the newest entry per distinct value matters
+            for old in [e for e in entries if e.value is not None and e.value.lower() == value.lower()]:  # type: ignore[union-attr]
+                entries.remove(old)
+        elif spec.type == "temporal":  # only the newest match per referenced rule matters
+            for old in [e for e in entries if e.ref == ref]:
+                entries.remove(old)
+        entries.append(Entry(t, ref, value, event_id, event if len(entries) < self.keep_events else None))
         observed = self._observe(entries)
         if observed is None or not SUPPORTED_OPS[spec.op](observed, spec.count):
             return None

@@ -648,13 +648,14 @@ class Detector:
         alert = self._base_alert(info, event, when, f"Correlation '{info.title}' fired: {what}.", "")
         first = min(e.time for e in firing.entries)
         alert.first_seen = datetime.fromtimestamp(first, tz=when.tzinfo) if when.tzinfo else datetime.fromtimestamp(first)
-        alert.evidence = [dict(e.event) for e in firing.entries[: self.evidence_limit]]
+        kept = [dict(e.event) for e in firing.entries if e.event is not None][: self.evidence_limit]
+        alert.evidence = kept or [dict(event)]
         alert.evidence_ids = list(dict.fromkeys(e.event_id for e in firing.entries))
         alert.count = len(firing.entries)
         if spec.group_by:
             # later bursts of the same group join this alert, whichever principal the last event had
             alert.group_key = f"{info.id}|{'|'.join(firing.group)}|{alert.account}"
-        entities = list(dict.fromkeys(self.entity_fn(e.event) for e in firing.entries))
+        entities = list(dict.fromkeys(self.entity_fn(e.event) for e in firing.entries if e.event is not None))
         if len(entities) > 1:
             alert.members = [x for x in entities if x][:20]
         return alert
