@@ -245,3 +245,13 @@ def test_progress_bars_follow_runner_events() -> None:
         bars.update(ProgressEvent("account_failed", "222222222222", label="AssumeRole <denied>"))
         assert [t.completed for t in bars.progress.tasks] == [2]
     assert "222222222222 could not be scanned: AssumeRole <denied>" in console.export_text()
+
+
+def test_ocsf_records_validate_against_independent_ocsf_models() -> None:
+    from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
+
+    recs = _ocsf(["cis-7.0", "soc2", "hipaa"])
+    assert {r["compliance"]["status_code"] for r in recs} == {"PASS", "FAIL", "NOT_EVALUATED"}
+    for rec in recs:
+        model = ComplianceFinding.model_validate(rec)
+        assert model.class_uid == 2003 and model.compliance.requirements == rec["compliance"]["requirements"]
