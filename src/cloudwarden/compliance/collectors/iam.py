@@ -144,13 +144,16 @@ def collect_iam(ctx: CollectContext) -> None:
                     "ServiceAccessNotEnabledException", "OrganizationNotInAllFeaturesModeException"),
         ),
     ]
-    keys = ["credential_report", "users", "aws_policies", "password_policy", "account_summary", "virtual_mfa_devices",
-            "server_certificates", "saml_providers", "oidc_providers", "organizations_features"]
+    keys = [("credential_report", "GetCredentialReport"), ("users", "GetAccountAuthorizationDetails"),
+            ("aws_policies", "ListPolicies"), ("password_policy", "GetAccountPasswordPolicy"),
+            ("account_summary", "GetAccountSummary"), ("virtual_mfa_devices", "ListVirtualMFADevices"),
+            ("server_certificates", "ListServerCertificates"), ("saml_providers", "ListSAMLProviders"),
+            ("oidc_providers", "ListOpenIDConnectProviders"), ("organizations_features", "ListOrganizationsFeatures")]
     # A small fixed pool: bounded, and IAM is one global endpoint, so more threads only invite throttling.
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="cw-iam") as pool:
         futures = [pool.submit(job) for job in jobs]
-        for key, fut in zip(keys, futures, strict=True):
+        for (key, operation), fut in zip(keys, futures, strict=True):
             try:
                 fut.result()
             except Exception as exc:  # noqa: BLE001 - e.g. an unparsable response: that key only, not all of IAM
-                ctx.fail(key, key, exc)
+                ctx.fail(key, operation, exc)
