@@ -38,6 +38,10 @@ def test_scan_writes_ocsf_against_seeded_moto(moto, tmp_path) -> None:
     sg_recs = [r for r in recs if r["resources"][0]["uid"].endswith(open_sg) and r["compliance"]["status"] == "Fail"]
     assert sg_recs and sg_recs[0]["cloud"]["region"] == "us-east-1"
     assert "wrote ocsf" in output
+    # --out - streams the same records to standard output
+    res = runner.invoke(app, ["scan", "--endpoint-url", moto.url, "--regions", "us-east-1", "--format", "ocsf", "--out", "-", "--no-store"])
+    lines = [orjson.loads(x) for x in res.stdout.splitlines() if x.startswith("{")]
+    assert res.exit_code == 3 and len(lines) == len(recs)
 
 
 @pytest.mark.slow

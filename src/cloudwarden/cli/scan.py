@@ -59,9 +59,10 @@ def _formats(values: list[str] | None) -> list[str]:
     return out
 
 
-def _report_outcome(outcome: ScanOutcome, formats: list[str]) -> None:
+def _report_outcome(outcome: ScanOutcome, formats: list[str], to_stdout: bool = False) -> None:
     if "terminal" in formats:
-        print_summary(outcome.data, console)
+        # with --out - the report owns standard output, so the summary goes to standard error
+        print_summary(outcome.data, err_console if to_stdout else console)
     else:
         c = outcome.data.scan.counts()
         counts = {k.value: v for k, v in c.items()}
@@ -72,7 +73,8 @@ def _report_outcome(outcome: ScanOutcome, formats: list[str]) -> None:
             highlight=False,
         )
     for fmt, path in outcome.written.items():
-        err_console.print(f"wrote {fmt}: {path}", markup=False, highlight=False)
+        if str(path) != "-":
+            err_console.print(f"wrote {fmt}: {path}", markup=False, highlight=False)
     if outcome.blocking:
         n_fail = sum(1 for _, c in outcome.blocking if c.status.value == "FAIL")
         n_ne = len(outcome.blocking) - n_fail
@@ -102,7 +104,7 @@ def scan(
         list[str] | None,
         typer.Option("--format", help="terminal | ocsf | csv | html | asff | json (repeatable; default terminal)."),
     ] = None,
-    out: Annotated[Path | None, typer.Option(help="Output file (one file format) or directory.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output file (one file format), directory, or - for standard output.")] = None,
     every: Annotated[str | None, typer.Option(help="Scan again every interval (30s, 15m, 1h) until stopped.")] = None,
     fail_on: Annotated[
         str, typer.Option(help=f"Lowest control severity that makes the exit code 3: {' | '.join(FAIL_ON_CHOICES)}.")
@@ -135,7 +137,7 @@ def scan(
             outcome = finish_scan(
                 record, store=scan_store, formats=formats, out=out, default_dir=default_dir, fail_on=fail_on
             )
-            _report_outcome(outcome, formats)
+            _report_outcome(outcome, formats, to_stdout=out is not None and str(out) == "-")
             return outcome.exit_code
 
         if interval is None:

@@ -4,6 +4,7 @@ import csv
 import io
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import botocore.session
 import orjson
@@ -16,6 +17,7 @@ from cloudwarden.compliance.report import build_report, output_paths, render, wr
 from cloudwarden.compliance.report.asff import batches, findings
 from cloudwarden.compliance.report.terminal import print_summary, top_failures
 from cloudwarden.compliance.results import result_uid
+from cloudwarden.errors import ConfigError
 from tests.compliance.reports.sample import ACCOUNT, XSS, bucket, make_scan, r
 
 
@@ -205,6 +207,9 @@ def test_output_paths_file_or_directory(tmp_path) -> None:
     assert output_paths(["csv"], None, tmp_path / "d", "s") == {"csv": tmp_path / "d" / "s.csv"}
     assert output_paths(["csv"], tmp_path / "reports", tmp_path / "d", "s") == {"csv": tmp_path / "reports" / "s.csv"}
     assert output_paths(["terminal"], None, tmp_path, "s") == {}
+    assert output_paths(["terminal", "ocsf"], Path("-"), tmp_path, "s") == {"ocsf": Path("-")}
+    with pytest.raises(ConfigError, match="exactly one file format"):
+        output_paths(["ocsf", "csv"], Path("-"), tmp_path, "s")
     written = write_reports(build_report(make_scan()), both)
     assert written["html"].read_text().startswith("<!DOCTYPE html>")
     assert not list((tmp_path / "out").glob(".*.tmp"))

@@ -6,6 +6,7 @@ previous scan of the same scope) so they all tell the same story. `write_reports
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from cloudwarden.errors import ConfigError
 
 FORMATS = ("terminal", "ocsf", "csv", "html", "asff", "json")
 FILE_FORMATS = ("ocsf", "csv", "html", "asff", "json")
+STDOUT = Path("-")
 EXTENSIONS = {"ocsf": ".ocsf.jsonl", "csv": ".csv", "html": ".html", "asff": ".asff.json", "json": ".json"}
 
 
@@ -81,6 +83,10 @@ def output_paths(formats: list[str], out: Path | None, default_dir: Path, stem: 
     files = [f for f in formats if f in FILE_FORMATS]
     if not files:
         return {}
+    if out is not None and str(out) == "-":
+        if len(files) > 1:
+            raise ConfigError("--out - (standard output) takes exactly one file format", source="--out")
+        return {files[0]: STDOUT}
     if out is not None and len(files) == 1 and out.suffix and not out.is_dir() and not str(out).endswith(("/", "\\")):
         return {files[0]: out}
     folder = out if out is not None else default_dir
@@ -91,6 +97,11 @@ def write_reports(data: ReportData, paths: dict[str, Path]) -> dict[str, Path]:
     """Write each format atomically (temp file + rename) so a reader never sees half a report."""
     written: dict[str, Path] = {}
     for fmt, path in paths.items():
+        if path == STDOUT:
+            sys.stdout.write(render(data, fmt))
+            sys.stdout.flush()
+            written[fmt] = path
+            continue
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(render(data, fmt), encoding="utf-8")
