@@ -625,6 +625,23 @@ def _condition_node(cond: Any, detections: Mapping[str, Node], sigma_detections:
     raise UnsupportedRule(f"condition element {cond!r} is not supported")
 
 
+def _negated_names(cond: Any, sigma_detections: Any, under_not: bool, out: list[str]) -> None:
+    """Detection names that the condition uses under a NOT (filters), for explanations."""
+    if isinstance(cond, ConditionIdentifier):
+        if under_not and cond.identifier not in out:
+            out.append(cond.identifier)
+    elif isinstance(cond, ConditionSelector):
+        if under_not:
+            for ident in cond.resolve_referenced_detections(sigma_detections):
+                if ident.identifier not in out:
+                    out.append(ident.identifier)
+    elif isinstance(cond, ConditionNOT):
+        _negated_names(cond.args[0], sigma_detections, not under_not, out)
+    elif isinstance(cond, (ConditionAND, ConditionOR)):
+        for arg in cond.args:
+            _negated_names(arg, sigma_detections, under_not, out)
+
+
 @dataclass
 class CompiledDetection:
     pred: Pred
@@ -632,6 +649,7 @@ class CompiledDetection:
     constraints: Constraints
     selections: dict[str, tuple[Pred, list[str]]] = field(default_factory=dict)  # name -> (pred, fields)
     required: frozenset[str] = frozenset()  # fields that must be present for a match
+    negated: list[str] = field(default_factory=list)  # detections used under NOT (filters)
 
 
 def compile_rule(rule: SigmaRule) -> CompiledDetection:
@@ -646,11 +664,15 @@ def compile_rule(rule: SigmaRule) -> CompiledDetection:
     except Exception as exc:  # pySigma raises many error types for malformed conditions
         raise UnsupportedRule(f"condition: {exc}") from exc
     roots = [_condition_node(c, named, rule.detection) for c in conditions]
+    negated: list[str] = []
+    for c in conditions:
+        _negated_names(c, rule.detection, False, negated)
     root: Node = roots[0] if len(roots) == 1 else Or(roots)
     return CompiledDetection(
         pred=build(root),
         node=root,
         constraints=constraints(root),
         required=required_fields(root),
+        negated=negated,
         selections={name: (build(node), fields_of(node)) for name, node in named.items()},
     )

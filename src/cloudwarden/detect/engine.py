@@ -252,13 +252,18 @@ class RuleSet:
             return f"{match.rule.title}: matched."
         parts = []
         names = []
+        cleared = []  # filters that did not apply
         for name, (pred, fields) in c.detection.selections.items():
             try:
                 hit = pred(match.event)
             except Exception:  # noqa: BLE001 - explanation must never break detection
                 hit = False
             if not hit:
+                if name in c.detection.negated:
+                    cleared.append(name)
                 continue
+            if name in c.detection.negated:
+                continue  # a negated detection that is true was outweighed elsewhere in the condition
             names.append(name)
             shown = []
             for fld in fields[:4]:
@@ -272,7 +277,8 @@ class RuleSet:
             parts.append(f"{name} ({', '.join(shown)})" if shown else name)
         match.selections = names
         why = "; ".join(parts) if parts else "its condition"
-        return f"Rule '{match.rule.title}' ({match.rule.level}) matched on {why}."
+        unless = f", and not on {', '.join(cleared)}" if cleared else ""
+        return f"Rule '{match.rule.title}' ({match.rule.level}) matched on {why}{unless}."
 
     def get(self, rule_id: str) -> RuleInfo | None:
         c = self._by_id.get(rule_id)
