@@ -24,6 +24,7 @@ Inventory keys, service "s3", region "global":
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -65,24 +66,27 @@ def _policy(ctx: CollectContext, client: Any, name: str) -> None:
                 f"bucket {name}: policy is not valid JSON ({exc})"), ctx.region)
 
 
-def _bucket(ctx: CollectContext, name: str, region: str) -> None:
+def _bucket_tasks(ctx: CollectContext, name: str, region: str) -> list[Callable[[], object]]:
+    """One task per API call of this bucket, so the calls of many buckets interleave on the pool."""
     client = ctx.client("s3", region)
-    _policy(ctx, client, name)
-    fetch(ctx, f"bucket_acl/{name}", "GetBucketAcl",
-          lambda: {k: v for k, v in client.get_bucket_acl(Bucket=name).items() if k in ("Owner", "Grants")})
-    fetch(ctx, f"bucket_public_access_block/{name}", "GetPublicAccessBlock",
-          lambda: client.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"],
-          absent=("NoSuchPublicAccessBlockConfiguration",))
-    fetch(ctx, f"bucket_encryption/{name}", "GetBucketEncryption",
-          lambda: client.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"],
-          absent=("ServerSideEncryptionConfigurationNotFoundError",))
-    fetch(ctx, f"bucket_versioning/{name}", "GetBucketVersioning",
-          lambda: call_all(client, "GetBucketVersioning", Bucket=name))
-    fetch(ctx, f"bucket_logging/{name}", "GetBucketLogging",
-          lambda: client.get_bucket_logging(Bucket=name).get("LoggingEnabled"))
-    fetch(ctx, f"bucket_object_lock/{name}", "GetObjectLockConfiguration",
-          lambda: client.get_object_lock_configuration(Bucket=name).get("ObjectLockConfiguration"),
-          absent=("ObjectLockConfigurationNotFoundError",))
+    return [
+        lambda: _policy(ctx, client, name),
+        lambda: fetch(ctx, f"bucket_acl/{name}", "GetBucketAcl",
+                      lambda: {k: v for k, v in client.get_bucket_acl(Bucket=name).items() if k in ("Owner", "Grants")}),
+        lambda: fetch(ctx, f"bucket_public_access_block/{name}", "GetPublicAccessBlock",
+                      lambda: client.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"],
+                      absent=("NoSuchPublicAccessBlockConfiguration",)),
+        lambda: fetch(ctx, f"bucket_encryption/{name}", "GetBucketEncryption",
+                      lambda: client.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"],
+                      absent=("ServerSideEncryptionConfigurationNotFoundError",)),
+        lambda: fetch(ctx, f"bucket_versioning/{name}", "GetBucketVersioning",
+                      lambda: call_all(client, "GetBucketVersioning", Bucket=name)),
+        lambda: fetch(ctx, f"bucket_logging/{name}", "GetBucketLogging",
+                      lambda: client.get_bucket_logging(Bucket=name).get("LoggingEnabled")),
+        lambda: fetch(ctx, f"bucket_object_lock/{name}", "GetObjectLockConfiguration",
+                      lambda: client.get_object_lock_configuration(Bucket=name).get("ObjectLockConfiguration"),
+                      absent=("ObjectLockConfigurationNotFoundError",)),
+    ]
 
 
 def _located(ctx: CollectContext, client: Any, bucket: dict[str, Any]) -> dict[str, Any]:
@@ -123,9 +127,9 @@ def collect_s3(ctx: CollectContext) -> None:
     ok, listed = fetch(ctx, "buckets", "ListBuckets", lambda: call_all(client, "ListBuckets", "Buckets"))
     if not ok:
         return
-    buckets = [_located(ctx, client, b) for b in listed]
-    ctx.put("buckets", buckets)
     with ThreadPoolExecutor(max_workers=_BUCKET_WORKERS) as pool:
-        for fut in [pool.submit(_bucket, ctx, b["Name"], b["Region"] or "us-east-1") for b in buckets]:
-            fut.result()
-
+        buckets = list(pool.map(lambda b: _located(ctx, client, b), listed))
+        ctx.put("buckets", buckets)
+        tasks = [t for b in buckets for t in _bucket_tasks(ctx, b["Name"], b["Region"] or "us-east-1")]
+        for _ in pool.map(lambda task: task(), tasks):
+            pass
