@@ -112,6 +112,16 @@ def test_cloudtrail_ingest_and_event_search(server: Server) -> None:
     assert len(page["items"]) == 10 and page["more"] is True
     assert all(e["api"] == "CreateUser" for e in page["items"])
     assert len(c.get("/api/v1/events", params={"principal": "user/u1"}, headers=v).json()["items"]) == 10
+    # keyset paging walks every CreateUser event exactly once
+    seen, cursor = [], ""
+    while True:
+        pg = c.get("/api/v1/events", params={"api": "CreateUser", "limit": 4, "cursor": cursor}, headers=v).json()
+        seen += [e["event_id"] for e in pg["items"]]
+        if not pg["next_cursor"]:
+            break
+        cursor = pg["next_cursor"]
+    assert len(seen) == len(set(seen)) == 15
+    assert c.get("/api/v1/events", params={"cursor": "not-a-time|x"}, headers=v).status_code == 422
     # a hostile filter value is data, not SQL
     assert c.get("/api/v1/events", params={"principal": "x' OR '1'='1"}, headers=v).json()["items"] == []
     one = c.get("/api/v1/events/ev-3", headers=v).json()

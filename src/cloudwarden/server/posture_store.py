@@ -8,6 +8,8 @@ Scores are recomputed after each update and kept as a time series per framework 
 
 from __future__ import annotations
 
+import functools
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -104,9 +106,41 @@ class Change:
         return self.new_status == "FAIL" and self.old_status != "FAIL"
 
 
+@functools.lru_cache(maxsize=1)
+def _frameworks() -> tuple[Any, ...]:
+    try:
+        from cloudwarden.compliance.frameworks import load_all
+
+        return tuple(load_all().values())
+    except Exception:  # noqa: BLE001 - without framework files, scores fall back to the checks' CIS ids
+        return ()
+
+
 def controls_of(meta: Any) -> str:
-    cis = getattr(meta, "cis", {}) or {}
-    return " ".join(f"cis-{ver}:{cid}" for ver, ids in sorted(cis.items()) for cid in ids)
+    """Space-separated "framework|section|control" tokens for every framework control this check evaluates."""
+    cis: dict[str, list[str]] = getattr(meta, "cis", {}) or {}
+    tokens: list[str] = []
+    fws = _frameworks()
+    for fw in fws:
+        mine = set(cis.get(fw.cis_version, []))
+        if not mine:
+            continue
+        for c in fw.controls:
+            targets = c.cis_7_0 if fw.kind == "mapping" else (c.id,)
+            if mine.intersection(targets):
+                tokens.append(f"{fw.id}|{c.section}|{c.id}".replace(" ", "_"))
+    if not fws:
+        tokens = [f"cis-{ver}|{cid.split('.')[0]}|{cid}" for ver, ids in sorted(cis.items()) for cid in ids]
+    return " ".join(tokens)
+
+
+def _parse_token(token: str) -> tuple[str, str]:
+    """(framework, section) of a controls token; "fw:control" is accepted too (section = first number)."""
+    if "|" in token:
+        fw, section, _cid = [*token.split("|"), "", ""][:3]
+        return fw, section
+    fw, _, cid = token.partition(":")
+    return fw, cid.split(".")[0]
 
 
 def result_from(check_result: Any, meta: Any) -> Result:
@@ -121,8 +155,22 @@ def result_from(check_result: Any, meta: Any) -> Result:
 
 
 class PostureStore:
+    """Scores and counts are cached briefly (and dropped on every update): the posture page reads them on
+    every view, and grouping 10,000+ results each time is wasted work."""
+
+    CACHE_TTL_S = 15.0
+
     def __init__(self, state: StateStore) -> None:
         self.state = state
+        self._cache: dict[str, tuple[float, Any]] = {}
+
+    def _cached(self, name: str, compute: Any) -> Any:
+        hit = self._cache.get(name)
+        if hit is not None and time.monotonic() - hit[0] < self.CACHE_TTL_S:
+            return hit[1]
+        value = compute()
+        self._cache[name] = (time.monotonic(), value)
+        return value
 
     def apply(self, results: Iterable[Result], *, account: str, checks: Iterable[str], cause: str, kind: str = "scan",
               regions: Iterable[str] | None = None) -> list[Change]:
@@ -173,24 +221,31 @@ class PostureStore:
                 s.add(PostureChangeRow(time=t, account=c.account, check_id=c.check_id, resource_arn=c.resource_arn,
                                        old_status=c.old_status, new_status=c.new_status, severity=c.severity, title=c.title,
                                        cause=cause, kind=kind))
+        self._cache.clear()
         self.snapshot_scores()
         return changes
 
     # reading ----------------------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:
-        with self.state.session() as s:
-            return {st: int(n) for st, n in s.execute(select(PostureRow.status, func.count()).group_by(PostureRow.status))}
+        def compute() -> dict[str, int]:
+            with self.state.session() as s:
+                return {st: int(n) for st, n in s.execute(select(PostureRow.status, func.count()).group_by(PostureRow.status))}
+
+        return dict(self._cached("counts", compute))
 
     def scores(self) -> list[dict[str, Any]]:
         """Per framework and section: passed/failed counts and the score (passed share, percent)."""
+        return list(self._cached("scores", self._scores))
+
+    def _scores(self) -> list[dict[str, Any]]:
         agg: dict[tuple[str, str], list[int]] = {}
         with self.state.session() as s:
             q = select(PostureRow.controls, PostureRow.status, func.count()).where(PostureRow.status.in_(("PASS", "FAIL"))) \
                 .group_by(PostureRow.controls, PostureRow.status)
             for controls, status, n in s.execute(q):
                 for token in (controls or "").split():
-                    fw, _, cid = token.partition(":")
-                    for section in ("", cid.split(".")[0]):
+                    fw, sec = _parse_token(token)
+                    for section in ("", sec):
                         slot = agg.setdefault((fw, section), [0, 0])
                         slot[0 if status == "PASS" else 1] += int(n)
         out = []
@@ -201,7 +256,7 @@ class PostureStore:
 
     def snapshot_scores(self) -> None:
         t = now()
-        rows = self.scores()
+        rows = self._scores()
         with self.state.session() as s:
             for r in rows:
                 s.add(ScoreRow(time=t, framework=r["framework"], section=r["section"], passed=r["passed"], failed=r["failed"], score=r["score"]))

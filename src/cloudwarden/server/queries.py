@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,13 @@ class EventFilter:
     errors_only: bool = False
     limit: int = 50
     offset: int = 0
+    cursor: str = ""  # "<iso time>|<event_id>" of the last row seen: keyset paging, fast at any depth
+
+    def cursor_parts(self) -> tuple[datetime, str] | None:
+        if not self.cursor:
+            return None
+        when, _, event_id = self.cursor.partition("|")
+        return datetime.fromisoformat(when), event_id
 
     def where(self) -> tuple[str, list[Any]]:
         conds: list[str] = []
@@ -56,6 +63,12 @@ class EventFilter:
             params.append(self.until)
         if self.errors_only:
             conds.append("error_code <> ''")
+        after = self.cursor_parts()
+        if after is not None:
+            # rows after the cursor in the (time DESC, event_id ASC) order; the plain `time <= ?` lets DuckDB
+            # skip whole files and row groups by their statistics
+            conds.append("time <= ? AND (time < ? OR event_id > ?)")
+            params.extend([after[0], after[0], after[1]])
         return (" WHERE " + " AND ".join(conds)) if conds else "", params
 
 
@@ -66,6 +79,7 @@ class LakeReader:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _views: set[str] = field(default_factory=set)
     _count_cache: dict[str, tuple[float, int]] = field(default_factory=dict)
+    _max_cache: tuple[float, datetime | None] | None = None
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         with self._lock:
@@ -108,14 +122,36 @@ class LakeReader:
 
     # CloudTrail -------------------------------------------------------------------------------------
     def events(self, f: EventFilter) -> tuple[list[dict[str, Any]], bool]:
-        """A page of events, newest first, and whether there are more."""
+        """A page of events, newest first, and whether there are more. Page with `cursor` (keyset) rather
+        than a large offset: an offset makes DuckDB sort everything before it."""
         if not self.has("api_activity"):
             return [], False
-        where, params = f.where()
         cols = ", ".join(EVENT_COLUMNS)
+        # Newest-first pages usually sit in the newest files: try a recent time window first (pruned by file
+        # statistics), and scan everything only when the window does not fill the page.
+        top = self.max_time()
+        upper = f.until or (f.cursor_parts() or (None, ""))[0] or top
+        if f.since is None and f.offset == 0 and upper is not None:
+            for window in (timedelta(hours=6), timedelta(days=3)):
+                narrowed = replace(f, since=upper - window)
+                where, params = narrowed.where()
+                sql = f"SELECT {cols} FROM api_activity{where} ORDER BY time DESC, event_id LIMIT ?"  # noqa: S608
+                rows = self.rows(sql, [*params, f.limit + 1])
+                if len(rows) > f.limit:
+                    return rows[: f.limit], True
+        where, params = f.where()
         sql = f"SELECT {cols} FROM api_activity{where} ORDER BY time DESC, event_id LIMIT ? OFFSET ?"  # noqa: S608
         rows = self.rows(sql, [*params, f.limit + 1, f.offset])
         return rows[: f.limit], len(rows) > f.limit
+
+    def max_time(self, ttl_s: float = 10.0) -> datetime | None:
+        hit = self._max_cache
+        if hit is not None and time.monotonic() - hit[0] < ttl_s:
+            return hit[1]
+        rows = self.rows("SELECT max(time) AS t FROM api_activity", [])
+        value = rows[0]["t"] if rows else None
+        self._max_cache = (time.monotonic(), value)
+        return value
 
     def event(self, event_id: str) -> dict[str, Any] | None:
         if not self.has("api_activity"):
@@ -179,3 +215,8 @@ class LakeReader:
             if self._con is not None:
                 self._con.close()
                 self._con = None
+
+
+def cursor_of(row: dict[str, Any]) -> str:
+    t = row.get("time")
+    return f"{t.isoformat() if isinstance(t, datetime) else t}|{row.get('event_id', '')}"

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from cloudwarden.errors import CloudwardenError, InputError
 from cloudwarden.server.auth import Principal, client_of, require
-from cloudwarden.server.queries import EventFilter
+from cloudwarden.server.queries import EventFilter, cursor_of
 from cloudwarden.server.sources import Unavailable, jsonable, load, to_dict
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
@@ -203,10 +203,18 @@ def alert_assign(request: Request, alert_id: int, body: Assign, p: Principal = A
 @router.get("/events")
 def events(request: Request, p: Principal = VIEWER, principal: str = "", api: str = "", account: str = "", region: str = "",
            source_ip: str = "", service: str = "", since: datetime | None = None, until: datetime | None = None,
-           errors_only: bool = False, limit: Limit = 50, offset: Offset = 0) -> dict[str, Any]:
-    f = EventFilter(principal, api, account, region, source_ip, service, since, until, errors_only, limit, offset)
+           errors_only: bool = False, limit: Limit = 50, offset: Offset = 0,
+           cursor: str = Query(default="", max_length=300)) -> dict[str, Any]:
+    """Newest first. For deep paging pass `cursor` = the previous page's `next_cursor`."""
+    try:
+        f = EventFilter(principal, api, account, region, source_ip, service, since, until, errors_only, limit, offset, cursor)
+        f.cursor_parts()
+    except ValueError as exc:
+        raise HTTPException(422, f"bad cursor: {exc}") from exc
     items, more = ctx_of(request).reader.events(f)
-    return page([jsonable(i) for i in items], limit, offset, more=more)
+    out = page([jsonable(i) for i in items], limit, offset, more=more)
+    out["next_cursor"] = cursor_of(items[-1]) if more and items else None
+    return out
 
 
 @router.get("/events/{event_id}")

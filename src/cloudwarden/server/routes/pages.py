@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 
 from cloudwarden.errors import AuthError, CloudwardenError
 from cloudwarden.server.auth import SESSION_COOKIE, Principal, client_of, require, sign
-from cloudwarden.server.queries import EventFilter
+from cloudwarden.server.queries import EventFilter, cursor_of
 from cloudwarden.server.sources import Unavailable, jsonable
 
 router = APIRouter(include_in_schema=False)
@@ -229,14 +229,16 @@ def events_page(request: Request, p: Principal = VIEWER, principal: str = Query(
                 api: str = Query(default="", max_length=128), account: str = Query(default="", max_length=32),
                 region: str = Query(default="", max_length=32), source_ip: str = Query(default="", max_length=64),
                 since: str = Query(default="", max_length=32), until: str = Query(default="", max_length=32),
-                offset: int = Query(default=0, ge=0, le=1_000_000)) -> Response:
+                offset: int = Query(default=0, ge=0, le=1_000_000), cursor: str = Query(default="", max_length=300),
+                page_no: int = Query(default=1, ge=1, le=1_000_000, alias="page")) -> Response:
     ctx = ctx_of(request)
     error = ""
     rows: list[dict[str, Any]] = []
     more = False
     try:
         f = EventFilter(principal.strip(), api.strip(), account.strip(), region.strip(), source_ip.strip(), "",
-                        _parse_time(since), _parse_time(until), False, 50, offset)
+                        _parse_time(since), _parse_time(until), False, 50, offset, cursor)
+        f.cursor_parts()
         rows, more = ctx.reader.events(f)
     except ValueError as exc:
         error = f"bad time: {exc}"
@@ -244,8 +246,9 @@ def events_page(request: Request, p: Principal = VIEWER, principal: str = Query(
     params: dict[str, Any] = {"principal": principal, "api": api, "account": account, "region": region, "source_ip": source_ip, "since": since, "until": until}
     query = "&".join(f"{k}={quote(v)}" for k, v in params.items() if v)
     tpl = "_events_table.html" if request.headers.get("hx-request") else "events.html"
+    next_cursor = quote(cursor_of(rows[-1])) if more and rows else ""
     return render(request, tpl, p, rows=[jsonable(r) for r in rows], more=more, offset=offset, error=error, total=total,
-                  query=query, **params)
+                  query=query, next_cursor=next_cursor, page_no=page_no, first=offset + (page_no - 1) * 50, **params)
 
 
 def _parse_time(value: str) -> datetime | None:
