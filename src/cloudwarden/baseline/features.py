@@ -7,6 +7,7 @@ first `ec2:DescribeImages`. Weights are in [0, 1]; the scorer multiplies them wi
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 DAY = 86400.0
 
@@ -87,6 +88,7 @@ _READ = re.compile(r"^(Describe|List|Get|Head|Lookup|Search|Scan|Query|Check|Sel
 _ENUM = re.compile(r"^(Describe|List|Get)")
 
 
+@lru_cache(maxsize=4096)
 def short_service(service: str) -> str:
     """'iam.amazonaws.com' -> 'iam'."""
     return service.split(".", 1)[0] if service.endswith(".amazonaws.com") else service
@@ -100,6 +102,7 @@ def is_enumeration_api(api: str) -> bool:
     return bool(_ENUM.match(api))
 
 
+@lru_cache(maxsize=65536)
 def sensitivity(service: str, api: str, read_only: bool | None = None) -> float:
     """Weight in [0.02, 1] of an API call for scoring novelty."""
     svc = short_service(service)
@@ -119,7 +122,7 @@ def error_bucket(error_code: str) -> str:
     """Collapse the many AccessDenied spellings so 'new error' means a new kind of failure."""
     if not error_code:
         return ""
-    code = error_code.split(":")[-1]
+    code = error_code.split(":")[-1].removeprefix("Client.").removeprefix("Server.")
     low = code.lower()
     if "accessdenied" in low or low in ("unauthorizedoperation", "unauthorizedaccess", "authfailure", "forbidden"):
         return "AccessDenied"

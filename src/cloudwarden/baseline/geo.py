@@ -92,15 +92,13 @@ class PackagedGeo:
         return self._db
 
     def lookup(self, ip: str) -> IpInfo:
-        known = classify_source(ip)
-        if known is not None:
-            return known
         hit = self._cache.get(ip)
         if hit is not None:
             self._cache.move_to_end(ip)
             return hit
-        db = self._load()
-        info = NONE
+        known = classify_source(ip)
+        db = self._load() if known is None else None
+        info = known or NONE
         if db is not None:
             try:
                 res = db.lookup(ip)

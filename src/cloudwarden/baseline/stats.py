@@ -23,8 +23,13 @@ def new_record(ts: float) -> list[Any]:
 
 def touch(rec: list[Any], ts: float) -> None:
     """Record one more occurrence at `ts` (events arrive roughly in time order)."""
-    last_day = epoch_day(rec[1])
-    day = epoch_day(ts)
+    last = rec[1]
+    day = int(ts // 86400.0)
+    if last <= ts and day == int(last // 86400.0):  # the common case: again on the same day
+        rec[1] = ts
+        rec[3] += 1
+        return
+    last_day = int(last // 86400.0)
     ring: int = rec[2]
     if day > last_day:
         gap = day - last_day
@@ -57,7 +62,7 @@ def active_days(rec: list[Any], now: float, window: int = 28) -> int:
 class RateStat:
     """Calls and errors per hour for one key, with a history of the last active hours (Insights-like)."""
 
-    __slots__ = ("bucket", "count", "err_threshold", "errors", "fired", "history", "threshold")
+    __slots__ = ("bucket", "count", "err_threshold", "errors", "fired", "history", "rolls", "threshold")
 
     def __init__(self, history: int = 168) -> None:
         self.bucket = -1
@@ -65,6 +70,7 @@ class RateStat:
         self.errors = 0
         self.fired = 0  # bit 1: rate fired this bucket, bit 2: error rate fired
         self.history: deque[tuple[int, int]] = deque(maxlen=history)
+        self.rolls = 0
         self.threshold: float | None = None
         self.err_threshold: float | None = None
 
@@ -72,7 +78,9 @@ class RateStat:
         if bucket != self.bucket:
             if self.bucket >= 0 and self.count:
                 self.history.append((self.count, self.errors))
-                self._recompute()
+                self.rolls += 1
+                if self.threshold is None or self.rolls % 6 == 0:  # thresholds move slowly: refresh every 6 active hours
+                    self._recompute()
             self.bucket, self.count, self.errors, self.fired = bucket, 0, 0, 0
         self.count += 1
         if error:
@@ -98,6 +106,8 @@ class RateStat:
 
 def robust_threshold(values: list[int], k: float = 8.0, floor: float = 50) -> float:
     """median + k × 1.4826·MAD (+1 so a flat history still needs a real jump), never below `floor`."""
-    med = statistics.median(values)
-    mad = statistics.median(abs(v - med) for v in values)
-    return max(floor, med + k * (1.4826 * mad + 1.0), 3.0 * max(values) / 2.0)
+    ordered = sorted(values)
+    med = ordered[len(ordered) // 2]
+    dev = sorted(abs(v - med) for v in ordered)
+    mad = dev[len(dev) // 2]
+    return max(floor, med + k * (1.4826 * mad + 1.0), 1.5 * ordered[-1])
