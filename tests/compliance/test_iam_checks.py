@@ -249,3 +249,12 @@ def test_regional_check_keeps_good_regions_when_one_fails() -> None:
     inv.fail("accessanalyzer", "analyzers", CollectionFailure("accessanalyzer", "eu-west-1", "ListAnalyzers", "AccessDenied", "no"), "eu-west-1")
     results = run_check("accessanalyzer_enabled", inv)
     assert sorted((r.region, r.status.value) for r in results) == [("eu-west-1", "NOT_EVALUATED"), ("us-east-1", "PASS")]
+
+
+def test_organization_controls_are_judged_in_the_management_account() -> None:
+    member_org = {**ORG, "MasterAccountId": "999999999999"}
+    inv = inventory(organizations__organization=member_org)  # members collect no admin/SCP data
+    for check_id in ("organizations_delegated_administrators", "organizations_scp_guardrails_attached",
+                     "iam_root_credentials_management_enabled"):
+        results = run_check(check_id, inv)
+        assert statuses(results) == [Status.PASS] and "999999999999" in results[0].reason

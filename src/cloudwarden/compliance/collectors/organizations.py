@@ -7,7 +7,9 @@
 - `delegated_services`: dict account id -> ListDelegatedServicesForAccount `DelegatedServices` list.
 - `service_control_policies`: list of ListPolicies(SERVICE_CONTROL_POLICY) `PolicySummary` dicts, each
   plus `Targets` (ListTargetsForPolicy `Targets`: TargetId, Type ROOT/ORGANIZATIONAL_UNIT/ACCOUNT).
-Keys other than `organization` are written only when the account is in an Organization.
+Keys other than `organization` are written only for the Organization's management account: member
+accounts cannot call those APIs, and the Organization-wide controls are judged once, in the management
+account's scan (the checks say so for members).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def collect_organizations(ctx: CollectContext) -> None:
     client = ctx.client("organizations")
     ok, org = fetch(ctx, "organization", "DescribeOrganization",
                     lambda: client.describe_organization()["Organization"], absent=_NOT_IN_ORG)
-    if not ok or org is None:
+    if not ok or org is None or str(org.get("MasterAccountId", "")) != ctx.inventory.account_id:
         return
     admins = fetch_list(ctx, "delegated_administrators", client, "ListDelegatedAdministrators", "DelegatedAdministrators")
     if admins is not None:

@@ -16,6 +16,15 @@ def _org_arn(inv: Inventory, org: dict[str, object]) -> str:
     return str(org.get("Arn") or account_arn(inv))
 
 
+def _member_result(inv: Inventory, org: dict[str, object]) -> CheckResult | None:
+    """Organization-wide controls are judged in the management account's scan, not once per member."""
+    management = str(org.get("MasterAccountId", ""))
+    if management and management != inv.account_id:
+        return passed(account_arn(inv), f"member account: this Organization-wide control is evaluated in the "
+                                        f"management account {management}'s scan")
+    return None
+
+
 @check(
     id="iam_root_credentials_management_enabled",
     title="Root access is managed centrally in AWS Organizations",
@@ -33,6 +42,10 @@ def root_credentials_management(inv: Inventory) -> Iterable[CheckResult]:
     arn = account_arn(inv)
     if org is None:
         yield failed(arn, "the account is not in an AWS Organization, so root access cannot be managed centrally")
+        return
+    member = _member_result(inv, org)
+    if member is not None:
+        yield member
         return
     features = inv.get("iam", "organizations_features")
     enabled = list((features or {}).get("EnabledFeatures") or [])
@@ -58,6 +71,10 @@ def delegated_admins(inv: Inventory) -> Iterable[CheckResult]:
     org = inv.get("organizations", "organization")
     if org is None:
         yield passed(account_arn(inv), "not applicable: the account is not in an AWS Organization")
+        return
+    member = _member_result(inv, org)
+    if member is not None:
+        yield member
         return
     admins = [a for a in inv.get("organizations", "delegated_administrators") if isinstance(a, dict)]
     if admins:
@@ -85,6 +102,10 @@ def scp_guardrails(inv: Inventory) -> Iterable[CheckResult]:
     org = inv.get("organizations", "organization")
     if org is None:
         yield failed(account_arn(inv), "the account is not in an AWS Organization, so no guardrails apply to it")
+        return
+    member = _member_result(inv, org)
+    if member is not None:
+        yield member
         return
     scps = [p for p in inv.get("organizations", "service_control_policies") if isinstance(p, dict)]
     custom = [p for p in scps if not p.get("AwsManaged") and p.get("Targets")]
