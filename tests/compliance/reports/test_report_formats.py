@@ -260,3 +260,15 @@ def test_ocsf_records_validate_against_independent_ocsf_models() -> None:
     for rec in recs:
         model = ComplianceFinding.model_validate(rec)
         assert model.class_uid == 2003 and model.compliance.requirements == rec["compliance"]["requirements"]
+
+
+@pytest.mark.parametrize("n_results", [0, 7])
+def test_streamed_json_and_asff_are_valid_documents(n_results: int) -> None:
+    from cloudwarden.compliance.report.jsonreport import report_dict
+
+    scan = make_scan()
+    scan.results = scan.results[:n_results]
+    data = build_report(scan)
+    assert orjson.loads(render(data, "json")) == orjson.loads(orjson.dumps(report_dict(data), default=str))
+    assert orjson.loads(render(data, "asff")) == findings(data)
+    assert len(render(data, "ocsf").splitlines()) == n_results

@@ -7,6 +7,7 @@ previous scan of the same scope) so they all tell the same story. `write_reports
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,28 +54,34 @@ def build_report(scan: ScanRecord, previous: ScanRecord | None = None) -> Report
     return ReportData(scan, evaluations, drift, previous)
 
 
-def render(data: ReportData, fmt: str) -> str:
+def iter_render(data: ReportData, fmt: str) -> Iterator[str]:
+    """The report as text chunks, so a large Organization's report streams to its file instead of
+    being built in memory as one string."""
     if fmt == "ocsf":
-        from cloudwarden.compliance.report.ocsf import render_ocsf
+        from cloudwarden.compliance.report.ocsf import iter_ocsf
 
-        return render_ocsf(data)
+        return iter_ocsf(data)
     if fmt == "csv":
-        from cloudwarden.compliance.report.csv import render_csv
+        from cloudwarden.compliance.report.csv import iter_csv
 
-        return render_csv(data)
+        return iter_csv(data)
     if fmt == "html":
-        from cloudwarden.compliance.report.html import render_html
+        from cloudwarden.compliance.report.html import iter_html
 
-        return render_html(data)
+        return iter_html(data)
     if fmt == "asff":
-        from cloudwarden.compliance.report.asff import render_asff
+        from cloudwarden.compliance.report.asff import iter_asff
 
-        return render_asff(data)
+        return iter_asff(data)
     if fmt == "json":
-        from cloudwarden.compliance.report.jsonreport import render_json
+        from cloudwarden.compliance.report.jsonreport import iter_json
 
-        return render_json(data)
+        return iter_json(data)
     raise ConfigError(f"unknown report format {fmt!r}; choose from {', '.join(FORMATS)}", source="--format")
+
+
+def render(data: ReportData, fmt: str) -> str:
+    return "".join(iter_render(data, fmt))
 
 
 def output_paths(formats: list[str], out: Path | None, default_dir: Path, stem: str) -> dict[str, Path]:
@@ -97,17 +104,24 @@ def write_reports(data: ReportData, paths: dict[str, Path]) -> dict[str, Path]:
     """Write each format atomically (temp file + rename) so a reader never sees half a report."""
     written: dict[str, Path] = {}
     for fmt, path in paths.items():
+        chunks = iter_render(data, fmt)
         if path == STDOUT:
-            sys.stdout.write(render(data, fmt))
+            for chunk in chunks:
+                sys.stdout.write(chunk)
             sys.stdout.flush()
             written[fmt] = path
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(render(data, fmt), encoding="utf-8")
-        tmp.replace(path)
+        try:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                for chunk in chunks:
+                    fh.write(chunk)
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
         written[fmt] = path
     return written
 
 
-__all__ = ["EXTENSIONS", "FILE_FORMATS", "FORMATS", "ReportData", "build_report", "output_paths", "render", "write_reports"]
+__all__ = ["EXTENSIONS", "FILE_FORMATS", "FORMATS", "ReportData", "build_report", "iter_render", "output_paths", "render", "write_reports"]

@@ -103,5 +103,9 @@ def batches(items: list[dict[str, Any]], size: int = BATCH_LIMIT) -> Iterator[li
         yield items[i : i + size]
 
 
-def render_asff(data: ReportData) -> str:
-    return orjson.dumps(findings(data), option=orjson.OPT_INDENT_2).decode() + "\n"
+def iter_asff(data: ReportData) -> Iterator[str]:
+    """A JSON array, one finding per element, streamed."""
+    yield "["
+    for i, r in enumerate(data.scan.results):
+        yield ("\n" if i == 0 else ",\n") + orjson.dumps(finding(data, r)).decode()
+    yield "\n]\n"

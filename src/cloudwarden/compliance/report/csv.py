@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 
 from cloudwarden.compliance.checks.base import Status
 from cloudwarden.compliance.report import ReportData
@@ -29,9 +30,16 @@ def header(data: ReportData) -> list[str]:
     ]  # fmt: skip
 
 
-def render_csv(data: ReportData) -> str:
+def iter_csv(data: ReportData) -> Iterator[str]:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
+
+    def flush() -> str:
+        text = buf.getvalue()
+        buf.seek(0)
+        buf.truncate()
+        return text
+
     w.writerow(header(data))
     t = data.scan.finished_at.isoformat()
     for r in data.scan.results:
@@ -44,6 +52,8 @@ def render_csv(data: ReportData) -> str:
             meta.remediation, result_uid(r),
         ]  # fmt: skip
         w.writerow([safe_cell(c) for c in row])
+        if buf.tell() > 1 << 16:
+            yield flush()
     for ev in data.evaluations:
         for c in ev.by_status(Status.MANUAL):
             cols = ["" for _ in data.evaluations]
@@ -53,4 +63,4 @@ def render_csv(data: ReportData) -> str:
                 c.control.verify, *cols, "", "",
             ]  # fmt: skip
             w.writerow([safe_cell(x) for x in row])
-    return buf.getvalue()
+    yield flush()

@@ -7,6 +7,7 @@ reasons, tags) is data, never markup. The filter script only reads `data-*` attr
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,7 +88,7 @@ def _titles(data: ReportData) -> dict[str, str]:
     return {k: m.title for k, m in data.scan.checks.items()}
 
 
-def render_html(data: ReportData) -> str:
+def iter_html(data: ReportData) -> Iterator[str]:
     rows = _rows(data)
     section_options: list[tuple[str, str]] = []
     for ev in data.evaluations:
@@ -122,4 +123,5 @@ def render_html(data: ReportData) -> str:
         "titles": _titles(data),
         "version": __version__,
     }
-    return _env().get_template("report.html.j2").render(**ctx)
+    # generate() streams the template; the rows are still built up front (small records, not HTML)
+    return _env().get_template("report.html.j2").generate(**ctx)

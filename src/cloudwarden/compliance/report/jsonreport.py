@@ -3,10 +3,12 @@ every result, drift), for scripts that want more than the per-finding OCSF lines
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
 
+from cloudwarden.compliance.checks.base import CheckResult
 from cloudwarden.compliance.frameworks.evaluate import FrameworkEvaluation, Score
 from cloudwarden.compliance.report import ReportData
 from cloudwarden.compliance.results import result_uid
@@ -43,7 +45,23 @@ def evaluation_dict(ev: FrameworkEvaluation) -> dict[str, Any]:
     }
 
 
-def report_dict(data: ReportData) -> dict[str, Any]:
+def result_dict(data: ReportData, r: CheckResult) -> dict[str, Any]:
+    return {
+        "uid": result_uid(r),
+        "check_id": r.check_id,
+        "status": r.status.value,
+        "severity": data.meta(r).severity,
+        "account_id": r.account_id,
+        "region": r.region,
+        "resource_arn": r.resource_arn,
+        "resource_type": r.resource_type,
+        "reason": r.reason,
+        "details": r.details,
+        "requirements": data.requirements(r.check_id),
+    }
+
+
+def report_dict(data: ReportData, with_results: bool = True) -> dict[str, Any]:
     s = data.scan
     return {
         "scan": {
@@ -60,22 +78,6 @@ def report_dict(data: ReportData) -> dict[str, Any]:
             "counts": {k.value: v for k, v in s.counts().items()},
         },
         "frameworks": [evaluation_dict(ev) for ev in data.evaluations],
-        "results": [
-            {
-                "uid": result_uid(r),
-                "check_id": r.check_id,
-                "status": r.status.value,
-                "severity": data.meta(r).severity,
-                "account_id": r.account_id,
-                "region": r.region,
-                "resource_arn": r.resource_arn,
-                "resource_type": r.resource_type,
-                "reason": r.reason,
-                "details": r.details,
-                "requirements": data.requirements(r.check_id),
-            }
-            for r in s.results
-        ],
         "drift": None
         if data.drift is None
         else {
@@ -84,8 +86,14 @@ def report_dict(data: ReportData) -> dict[str, Any]:
             "new_failures": [c.uid for c in data.drift.new_failures],
             "fixed": [c.uid for c in data.drift.fixed],
         },
+        **({"results": [result_dict(data, r) for r in s.results]} if with_results else {}),
     }
 
 
-def render_json(data: ReportData) -> str:
-    return orjson.dumps(report_dict(data), option=orjson.OPT_INDENT_2, default=str).decode() + "\n"
+def iter_json(data: ReportData) -> Iterator[str]:
+    """The document without its results, then the results one by one (streamed; same JSON)."""
+    head = orjson.dumps(report_dict(data, with_results=False), option=orjson.OPT_INDENT_2, default=str).decode()
+    yield head[: head.rindex("}")].rstrip() + ',\n  "results": ['
+    for i, r in enumerate(data.scan.results):
+        yield ("\n    " if i == 0 else ",\n    ") + orjson.dumps(result_dict(data, r), default=str).decode()
+    yield "\n  ]\n}\n"

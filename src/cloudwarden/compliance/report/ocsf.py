@@ -6,6 +6,7 @@ keeps its id across scans; `metadata.uid` is unique to this scan's record.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -121,6 +122,6 @@ def finding(data: ReportData, r: CheckResult) -> dict[str, Any]:
     }
 
 
-def render_ocsf(data: ReportData) -> str:
-    lines = [orjson.dumps(finding(data, r), default=str).decode() for r in data.scan.results]
-    return "\n".join(lines) + ("\n" if lines else "")
+def iter_ocsf(data: ReportData) -> Iterator[str]:
+    for r in data.scan.results:
+        yield orjson.dumps(finding(data, r), default=str).decode() + "\n"
