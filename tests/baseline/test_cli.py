@@ -33,6 +33,8 @@ def test_status_update_explain_feedback(tmp_path: Path) -> None:
     assert r.exit_code == 0 and '"taught": 1' in r.output
     r = runner.invoke(app, ["baseline", "rarity", "--min-sensitivity", "0"], env=env)
     assert r.exit_code == 0 and "Rare sensitive APIs" in r.output
+    r = runner.invoke(app, ["baseline", "update", "--every", "soon"], env=env)
+    assert r.exit_code == 2 and "not a duration" in r.output
     r = runner.invoke(app, ["baseline", "explain", "999"], env=env)
     assert r.exit_code == 1
     r = runner.invoke(app, ["baseline", "feedback", alert_id, "--scope", "planet"], env=env)

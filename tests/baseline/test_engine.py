@@ -103,3 +103,15 @@ def test_update_from_lake_is_incremental(state: StateStore, tmp_path: Path) -> N
     again = opened(state)  # a new process resumes from the saved watermark
     r = again.update_from_lake(lake)
     assert r.api_events == 1 and len(r.alerts) == 1 and r.alert_ids
+
+
+def test_update_takes_one_mixed_stream_in_any_order(state: StateStore) -> None:
+    from tests.baseline.build import exec_
+
+    b = opened(state)
+    events = [*history(), exec_("web-1", day(0).timestamp() + 60, "/usr/bin/convert", "/usr/bin/python3.11")]
+    events.reverse()
+    assert b.update(events) == []
+    assert b.status()["cloud"]["events"] == 120 and b.status()["host"]["events"] == 1
+    with pytest.raises(InputError):
+        b.update(["not a record"])  # type: ignore[list-item]

@@ -116,11 +116,25 @@ class Baseline:
         return sizes
 
     # ------------------------------------------------------------------ learning and detection
-    def update(self, api_events: Iterable[ApiActivity] = (), host_events: Iterable[HostEvent] = ()) -> list[Alert]:
-        """Process events (each stream in time order) and return the alerts they raised, stored when a state
-        store is attached (baseline findings, and the shared AlertStore when available)."""
+    def update(
+        self, api_events: Iterable[ApiActivity | HostEvent] = (), host_events: Iterable[ApiActivity | HostEvent] = ()
+    ) -> list[Alert]:
+        """Process events and return the alerts they raised, stored when a state store is attached (baseline
+        findings, and the shared AlertStore when available). Either stream may also hold both kinds of record
+        (`update(events)`); each batch is put in time order before it is learned."""
+        apis: list[ApiActivity] = []
+        hosts: list[HostEvent] = []
+        for ev in (*api_events, *host_events):
+            if isinstance(ev, ApiActivity):
+                apis.append(ev)
+            elif isinstance(ev, HostEvent):
+                hosts.append(ev)
+            else:
+                raise InputError(f"not an ApiActivity or HostEvent: {type(ev).__name__}", source="baseline update")
+        apis.sort(key=lambda a: a.time)
+        hosts.sort(key=lambda h: h.time)
         n_api = n_host = 0
-        for ev in _merge(api_events, host_events):
+        for ev in _merge(apis, hosts):
             if isinstance(ev, ApiActivity):
                 self.cloud.process(ev)
                 n_api += 1

@@ -59,23 +59,43 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
                       f"offline ASN/country: {'yes' if st['offline_geo'] else 'no'}")
 
 
+def _seconds(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        return float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text)
+    except ValueError as exc:
+        from cloudwarden.errors import ConfigError
+
+        raise ConfigError(f"not a duration: {text!r} (e.g. 30m, 1h)", source="--every") from exc
+
+
 @app.command()
 def update(
     lake_path: str = typer.Option("", "--lake", help="Lake folder (default: the configured lake)."),
+    every: str = typer.Option("", help="Keep updating at this interval (e.g. 1h) until interrupted."),
 ) -> None:
     """Learn from the lake's events past the saved watermark and raise alerts (run at least hourly)."""
+    import time
     from pathlib import Path
 
     from cloudwarden.store.lake import Lake
 
     with cli_errors():
+        interval = _seconds(every) if every else 0.0
         s, b = _open()
         lake = Lake(Path(lake_path) if lake_path else s.lake_path)
-        r = b.update_from_lake(lake)
-        console.print(f"read {r.api_events} API events and {r.host_events} host events in {r.seconds:.1f}s; "
-                      f"{len(r.alerts)} alert(s)")
-        for alert, alert_id in zip(r.alerts, r.alert_ids, strict=False):
-            console.print(f"  {escape('[' + alert.severity + ']')} #{alert_id} {escape(alert.explanation)}")
+        while True:
+            r = b.update_from_lake(lake)
+            console.print(f"read {r.api_events} API events and {r.host_events} host events in {r.seconds:.1f}s; "
+                          f"{len(r.alerts)} alert(s)")
+            for alert, alert_id in zip(r.alerts, r.alert_ids, strict=False):
+                console.print(f"  {escape('[' + alert.severity + ']')} #{alert_id} {escape(alert.explanation)}")
+            if not interval:
+                return
+            try:
+                time.sleep(interval)
+            except KeyboardInterrupt:
+                return
 
 
 @app.command()
