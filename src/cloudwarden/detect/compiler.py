@@ -166,7 +166,8 @@ def constraints(node: Node) -> Constraints:
 
 
 def required_fields(node: Node) -> frozenset[str]:
-    """Fields that must be present in any event the node matches (for rules without equality keys)."""
+    """Fields of which at least one is present in any event the node matches (empty: no such guarantee).
+    Lets the index skip rules about fields an event does not have (host rules on cloud events)."""
     if isinstance(node, Leaf):
         return frozenset([node.field]) if node.requires and node.field else frozenset()
     if isinstance(node, Not):
@@ -174,12 +175,12 @@ def required_fields(node: Node) -> frozenset[str]:
     parts = [required_fields(c) for c in node.children]
     if not parts:
         return frozenset()
-    if isinstance(node, And):
-        return frozenset().union(*parts)
-    common = parts[0]
-    for part in parts[1:]:
-        common &= part
-    return common
+    if isinstance(node, And):  # any child's guarantee holds; the smallest is the most selective
+        known = [p for p in parts if p]
+        return min(known, key=lambda p: (len(p), sorted(p))) if known else frozenset()
+    if any(not p for p in parts):  # OR: every branch must guarantee something
+        return frozenset()
+    return frozenset().union(*parts)
 
 
 def fields_of(node: Node) -> list[str]:

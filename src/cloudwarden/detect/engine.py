@@ -163,19 +163,13 @@ class RuleSet:
                 distinct.setdefault(key, set()).update(values)
         tables: dict[tuple[str, str], dict[str, list[CompiledRule]]] = {}
         self._always: list[CompiledRule] = []
-        presence: dict[str, list[CompiledRule]] = {}
-        req_freq: dict[str, int] = {}
-        for c in self._compiled:
-            if not c.detection.constraints:
-                for f in c.detection.required:
-                    req_freq[f] = req_freq.get(f, 0) + 1
+        presence: dict[tuple[str, ...], list[CompiledRule]] = {}
         for c in self._compiled:
             cons = c.detection.constraints
             if not cons:
-                # no equality key: still skip events that lack a field the rule needs (host rules on cloud events)
+                # no equality key: still skip events that lack every field the rule needs (host rules on cloud events)
                 if c.detection.required:
-                    fld = max(sorted(c.detection.required), key=lambda f: req_freq[f])
-                    presence.setdefault(fld, []).append(c)
+                    presence.setdefault(tuple(sorted(c.detection.required)), []).append(c)
                 else:
                     self._always.append(c)
                 continue
@@ -188,9 +182,13 @@ class RuleSet:
         self._indexes: list[tuple[bool, Getter, dict[str, list[CompiledRule]]]] = [
             (kind == "base", compile_getter(fld), table) for (kind, fld), table in tables.items()
         ]
-        self.index_fields = [f"{kind}:{fld}" for (kind, fld) in tables] + [f"present:{f}" for f in presence]
-        self._presence: list[tuple[str, str, list[CompiledRule]]] = [
-            (fld, fld.split(".", 1)[0], rules) for fld, rules in presence.items()
+        self.index_fields = [f"{kind}:{fld}" for (kind, fld) in tables] + [
+            "present:" + "|".join(flds) for flds in presence
+        ]
+        # a dotted field is present when its literal key or its first path element is
+        self._presence: list[tuple[tuple[str, ...], list[CompiledRule]]] = [
+            (tuple(dict.fromkeys(k for f in flds for k in (f, f.split(".", 1)[0]))), rules)
+            for flds, rules in presence.items()
         ]
 
     def _candidates(self, event: Mapping[str, Any]) -> list[CompiledRule]:
@@ -216,10 +214,12 @@ class RuleSet:
                             seen.add(c.pos)
                             found.append(c)
                             sources += 1
-        for fld, top, rules in self._presence:
-            if top in event or fld in event:
-                found.extend(rules)
-                sources += 1
+        for keys, rules in self._presence:
+            for key in keys:
+                if key in event:
+                    found.extend(rules)
+                    sources += 1
+                    break
         if sources > 1:
             found.sort(key=_pos)
         return found
