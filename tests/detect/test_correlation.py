@@ -181,3 +181,12 @@ def test_correlation_alert_groups_by_its_group_values() -> None:
     alerts += fired(det, [(ev("ConsoleLogin", u, sourceIPAddress="203.0.113.9"), 20 + i) for i, u in enumerate(["d", "e", "f"])])
     assert len(alerts) == 2 and alerts[0].key() == alerts[1].key() == "99999999-0000-4000-8000-000000000001|203.0.113.9|111122223333"
     assert alerts[0].members == ["arn:aws:iam::1:user/a", "arn:aws:iam::1:user/b", "arn:aws:iam::1:user/c"]
+
+
+def test_host_correlation_alert_source() -> None:
+    host_base = {**base("fail", "login_failure"), "logsource": {"product": "linux", "service": "auth"},
+                 "detection": {"sel": {"EventType": "login_failure"}, "condition": "sel"}}
+    rs = ruleset(host_base, corr("event_count", ["fail"], group_by=["host_id"], condition={"gte": 2}))
+    det = Detector(rs)
+    alerts = fired(det, [({"EventType": "login_failure", "host_id": "h1", "event_id": f"x{i}"}, i) for i in range(2)])
+    assert len(alerts) == 1 and alerts[0].source == "host" and alerts[0].host == "h1" and alerts[0].entity == "h1"

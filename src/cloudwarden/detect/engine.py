@@ -652,6 +652,7 @@ class Detector:
         else:
             what = f"the rules {' then '.join(ref_titles)} matched in order{by} within {window}"
         alert = self._base_alert(info, event, when, f"Correlation '{info.title}' fired: {what}.", "")
+        alert.source = self._source_for(compiled[spec.refs[0]].info)  # a correlation has no logsource of its own
         first = min(e.time for e in firing.entries)
         alert.first_seen = datetime.fromtimestamp(first, tz=when.tzinfo) if when.tzinfo else datetime.fromtimestamp(first)
         kept = [dict(e.event) for e in firing.entries if e.event is not None][: self.evidence_limit]
