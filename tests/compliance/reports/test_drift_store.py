@@ -8,7 +8,6 @@ from cloudwarden.compliance.checks.base import Status
 from cloudwarden.compliance.drift import ResourceRef, diff
 from cloudwarden.compliance.store import ScanStore
 from cloudwarden.errors import StoreError
-from cloudwarden.store.state import open_store
 from tests.compliance.reports.sample import ACCOUNT, bucket, make_scan, r, sg, user
 
 
@@ -65,8 +64,7 @@ def test_access_denied_does_not_look_like_removed_resources() -> None:
     assert gone.resources_removed == [ResourceRef(ACCOUNT, "global", bucket("b1"))]
 
 
-def test_store_round_trip_list_previous_and_delete(tmp_path) -> None:
-    state = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+def test_store_round_trip_list_previous_and_delete(state) -> None:
     store = ScanStore(state)
     t0 = datetime(2026, 11, 1, tzinfo=UTC)
     first = make_scan(scan_id="1" * 32, when=t0)
