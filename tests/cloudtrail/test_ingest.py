@@ -197,3 +197,20 @@ def test_merge_alerts_folds_single_event_alerts() -> None:
     m = merged[0]
     assert m.evidence_ids == ["a", "b", "c"] and m.count == 3
     assert m.first_seen == t + timedelta(minutes=1) and m.last_seen == t + timedelta(minutes=9) and m.explanation == "e9"
+
+
+def test_truncated_or_rotated_log_is_read_again_without_losing_the_old_events(env: tuple[Lake, StateStore, Path]) -> None:
+    lake, state, logs = env
+    logs.mkdir(parents=True)
+    path = logs / "live.jsonl"
+    old, new = f.many(6), f.many(3, start=100)
+    path.write_text("".join(json.dumps(e) + "\n" for e in old))
+    assert ingest(str(logs), lake, state, IngestOptions()).events == 6
+    with path.open("r+") as fh:  # copytruncate: same inode, shorter content
+        fh.truncate(0)
+        fh.write("".join(json.dumps(e) + "\n" for e in new))
+    assert ingest(str(logs), lake, state, IngestOptions()).events == 3
+    path.unlink()  # rotation to a new file of the same name (new inode)
+    path.write_text(json.dumps(f.many(1, start=200)[0]) + "\n")
+    assert ingest(str(logs), lake, state, IngestOptions()).events == 1
+    assert lake.count() == 10

@@ -25,9 +25,9 @@ import multiprocessing
 import signal
 import threading
 import time as _time
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -176,9 +176,15 @@ class DetectionStage:
 
 
 # ---------------------------------------------------------------------------------------------- one item
-def lake_name(item: WorkItem) -> str:
-    """The lake file name of an item's events: stable across re-runs, distinct across items."""
-    digest = hashlib.blake2b(f"{item.source}\0{item.key}\0{item.start}".encode("utf-8", "surrogatepass"), digest_size=12)
+def lake_name(item: WorkItem, head: bytes = b"") -> str:
+    """The lake file name of an item's events: the same on a re-run of the same content (so the re-run
+    replaces it), different for another file, version (etag), offset or content (`head`: the content, whose first line
+    tells a truncated-and-rewritten log from the one read before, even when it grew since)."""
+    digest = hashlib.blake2b(digest_size=12)
+    for part in (item.source, item.key, item.etag, str(item.start)):
+        digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
+    end = head.find(b"\n", 0, 65536)
+    digest.update(head[: end if end >= 0 else 65536])  # the first line: a JSON Lines file's first event
     return "ct-" + digest.hexdigest()
 
 
@@ -285,7 +291,7 @@ def process_item(
     if len(problems) > MAX_ITEM_PROBLEMS:
         result.more_problems = len(problems) - MAX_ITEM_PROBLEMS
         del problems[MAX_ITEM_PROBLEMS:]
-    name = lake_name(item)
+    name = lake_name(item, data)
     for (_day_text, account), (rows, raws) in groups.items():
         day = rows[0][1].date()  # eventTime[:10] may not be ISO for odd inputs; the parsed time is
         if any(r[1].date() != day for r in rows):
@@ -394,6 +400,8 @@ class Ingest:
                 out.append(item)
             elif item.appendable and item.size > got.offset:
                 out.append(_with_start(item, got.offset))
+            elif item.appendable and item.size < got.offset:
+                out.append(item)  # truncated in place (copytruncate rotation): read it again from the start
             else:
                 self.summary.files_already_done += 1
         return out
@@ -476,36 +484,32 @@ class Ingest:
         ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
         if "fork" in methods:
             _WORKER["detect"] = self.detect  # inherited by the children: no second rule load
-        pending: dict[Future[ItemResult], WorkItem] = {}
+        # Results are taken in submission order (files sorted, so roughly time order), not completion order:
+        # the parent's Detector then sees correlation events in the same order as a single worker would.
+        pending: deque[tuple[Future[ItemResult], WorkItem]] = deque()
         queue = iter(todo)
+        limit = workers * 3  # bounded: never more than this many files in flight
         with ProcessPoolExecutor(
             max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(str(self.lake.root), self.options)
         ) as pool:
             try:
-                self._fill(pool, pending, queue, workers * 3)
-                while pending:
-                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in finished:
-                        item = pending.pop(fut)
-                        result = fut.result()
-                        self._commit(item, result, self._detect_matched(result))
+                while True:
+                    while len(pending) < limit and not self._stop.is_set():
+                        item = next(queue, None)
+                        if item is None:
+                            break
+                        pending.append((pool.submit(_worker_run, item), item))
+                    if not pending:
+                        break
+                    fut, item = pending.popleft()
+                    result = fut.result()
+                    self._commit(item, result, self._detect_matched(result))
                     if self._stop.is_set():
                         break
-                    self._fill(pool, pending, queue, workers * 3)
             finally:
-                for fut in pending:
+                for fut, _item in pending:
                     fut.cancel()
                 _WORKER.pop("detect", None)
-
-    @staticmethod
-    def _fill(
-        pool: ProcessPoolExecutor, pending: dict[Future[ItemResult], WorkItem], queue: Iterator[WorkItem], limit: int
-    ) -> None:
-        while len(pending) < limit:  # bounded: never more than `limit` files in flight
-            item = next(queue, None)
-            if item is None:
-                return
-            pending[pool.submit(_worker_run, item)] = item
 
     def run(self) -> IngestSummary:
         """List the source, ingest what is new; with follow/SQS keep going until stopped."""
