@@ -176,6 +176,15 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         {"securityhub__us_east_1__hub": {"HubArn": "arn:aws:securityhub:us-east-1:1:hub/default"}},
         {"securityhub__us_east_1__hub": None},
     ),
+    "iam_resource_policy_no_public_principal": (
+        {"s3__buckets": [{"Name": "b"}], "s3__bucket_policy/b": {"Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*",
+             "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc"}}}]},
+         **{f"resource_policies__us_east_1__{k}": [] for k in ("sqs_queues", "sns_topics", "lambda_functions", "kms_keys", "secrets", "event_buses")}},
+        {"s3__buckets": [], **{f"resource_policies__us_east_1__{k}": [] for k in ("sns_topics", "lambda_functions", "kms_keys", "secrets", "event_buses")},
+         "resource_policies__us_east_1__sqs_queues": [{"arn": "arn:aws:sqs:us-east-1:1:q", "name": "q", "policy": {
+             "Statement": [{"Effect": "Allow", "Principal": {"AWS": ["*"]}, "Action": "sqs:SendMessage", "Resource": "*"}]}}]},
+    ),
     "macie_is_enabled": (
         {"macie2__us_east_1__session": {"status": "ENABLED"}},
         {"macie2__us_east_1__session": {"status": "DISABLED"}},
@@ -204,7 +213,7 @@ def test_every_core_check_is_covered_and_mapped_to_cis() -> None:
 
 CIS_IAM = {
     # every evaluable control of the IAM section, per version, is claimed by some check
-    "7.0": {"2.1.1", "2.1.2", "2.1.5", "2.1.6"} | {f"2.{n}" for n in range(2, 21)},
+    "7.0": {"2.1.1", "2.1.2", "2.1.5", "2.1.6"} | {f"2.{n}" for n in range(2, 22)},
     "5.0": {f"1.{n}" for n in range(1, 22)},
     "3.0": {f"1.{n}" for n in range(1, 23)} - {"1.3"},  # 1.3 security questions: no API
 }

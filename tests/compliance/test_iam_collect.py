@@ -98,3 +98,28 @@ def test_parse_credential_report() -> None:
     rows = parse_credential_report(b"user,arn,mfa_active\n<root_account>,arn:aws:iam::1:root,true\nbob,arn:aws:iam::1:user/bob,false\n")
     assert rows == [{"user": "<root_account>", "arn": "arn:aws:iam::1:root", "mfa_active": "true"},
                     {"user": "bob", "arn": "arn:aws:iam::1:user/bob", "mfa_active": "false"}]
+
+
+def test_resource_policies_collected_and_judged(moto: MotoServer) -> None:
+    import json
+
+    url = moto.url
+    public = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage",
+                                                      "Resource": "*"}]}
+    sqs = boto3.client("sqs", endpoint_url=url, region_name="us-east-1")
+    sqs.create_queue(QueueName="open", Attributes={"Policy": json.dumps(public)})
+    sqs.create_queue(QueueName="private")
+    boto3.client("sns", endpoint_url=url, region_name="us-east-1").create_topic(Name="alerts")  # default policy: owner-only
+    sm = boto3.client("secretsmanager", endpoint_url=url, region_name="us-east-1")
+    arn = sm.create_secret(Name="db", SecretString="x")["ARN"]
+    sm.put_resource_policy(SecretId=arn, ResourcePolicy=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "secretsmanager:GetSecretValue",
+                                                 "Resource": "*", "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-abc"}}}]}))
+    inv = collect(url, {"resource_policies", "s3"})
+    queues = {q["name"]: q for q in inv.get("resource_policies", "sqs_queues", "us-east-1")}
+    assert set(queues) == {"open", "private"} and queues["private"]["policy"] is None
+    results = {r.resource_arn.rsplit(":", 1)[-1]: r.status for r in all_checks()["iam_resource_policy_no_public_principal"].evaluate(inv)}
+    assert results["open"] is Status.FAIL
+    assert results["alerts"] is Status.PASS
+    assert [s for k, s in results.items() if k.startswith("db-")] == [Status.PASS]  # restricted to an org
+    assert "private" not in results  # no policy: nothing shared, nothing to judge

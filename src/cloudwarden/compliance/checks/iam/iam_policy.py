@@ -127,3 +127,58 @@ def iam_policy_allows_action(document: Any, action: str) -> bool:
         if st.effect == "Allow":
             allowed = True
     return allowed
+
+
+# Condition keys that tie a "Principal": "*" grant to known accounts, organizations or networks.
+RESTRICTING_CONDITION_KEYS = frozenset(
+    k.lower()
+    for k in (
+        "aws:SourceAccount", "aws:SourceOwner", "aws:SourceArn", "aws:SourceOrgID", "aws:SourceOrgPaths",
+        "aws:PrincipalOrgID", "aws:PrincipalOrgPaths", "aws:PrincipalAccount", "aws:PrincipalArn",
+        "aws:SourceVpc", "aws:SourceVpce", "aws:SourceIp", "kms:CallerAccount", "lambda:FunctionUrlAuthType",
+    )
+)
+
+
+def _is_everyone(principal: Any) -> bool:
+    if principal == "*":
+        return True
+    if isinstance(principal, dict):
+        aws = principal.get("AWS")
+        values = [aws] if isinstance(aws, str) else aws if isinstance(aws, list) else []
+        return "*" in values
+    return False
+
+
+def _restricted(condition: Any) -> bool:
+    if not isinstance(condition, dict):
+        return False
+    for operator_block in condition.values():
+        if not isinstance(operator_block, dict):
+            continue
+        for key, value in operator_block.items():
+            values = value if isinstance(value, list) else [value]
+            if str(key).lower() in RESTRICTING_CONDITION_KEYS and all(v not in ("*", "") for v in values):
+                return True
+    return False
+
+
+def iam_policy_public_statements(document: Any) -> list[int]:
+    """Indexes of Allow statements of a resource policy that grant to everyone ("Principal": "*" or
+    {"AWS": "*"}) without a condition tying them to an account, organization or network."""
+    doc = iam_policy_load(document)
+    raw = doc.get("Statement")
+    if raw is None:
+        raise PolicyDocumentError("document has no Statement")
+    items = [raw] if isinstance(raw, dict) else raw
+    if not isinstance(items, list):
+        raise PolicyDocumentError("Statement must be an object or a list of objects")
+    out = []
+    for i, st in enumerate(items):
+        if not isinstance(st, dict):
+            raise PolicyDocumentError(f"Statement[{i}] is not an object")
+        if st.get("Effect") not in ("Allow", "Deny"):
+            raise PolicyDocumentError(f"Statement[{i}].Effect must be Allow or Deny, got {st.get('Effect')!r}")
+        if st["Effect"] == "Allow" and _is_everyone(st.get("Principal")) and not _restricted(st.get("Condition")):
+            out.append(i)
+    return out
