@@ -108,3 +108,13 @@ def test_events_query_cannot_read_or_write_files(ingested: Path, tmp_path: Path)
 def test_search_sql_is_parameterised() -> None:
     sql, params = search_sql(principal="a%b_c", api="X'; DROP", limit=5)
     assert "DROP" not in sql and params == ["%a\\%b\\_c%", "X'; DROP", 5]
+
+
+def test_fail_on_exit_code(tmp_path: Path) -> None:
+    logs = tmp_path / "logs3"
+    f.write_records(logs / "a.json.gz", f.many(14))
+    assert runner.invoke(app, ["trail", "ingest", str(logs), "--fail-on", "high", "--json"]).exit_code == 3
+    quiet = tmp_path / "quiet"
+    f.write_records(quiet / "a.json.gz", [f.event("DescribeInstances", "ec2.amazonaws.com", event_id="q1")])
+    assert runner.invoke(app, ["trail", "ingest", str(quiet), "--fail-on", "low", "--json"]).exit_code == 0
+    assert runner.invoke(app, ["trail", "ingest", str(quiet), "--fail-on", "urgent"]).exit_code == 2

@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cloudwarden.cli.common import EXIT_ERROR, cli_errors, console, err_console, settings, state_store
+from cloudwarden.cli.common import EXIT_ERROR, EXIT_FINDINGS, cli_errors, console, err_console, settings, state_store
 from cloudwarden.errors import ConfigError
 from cloudwarden.models.alert import SEVERITY_ORDER
 
@@ -42,9 +42,12 @@ def ingest_cmd(
     no_builtin: Annotated[bool, typer.Option("--no-builtin-rules", help="Do not load cloudwarden's own rules")] = False,
     poll: Annotated[float, typer.Option(help="Seconds between polls with --follow")] = 30.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
+    fail_on: Annotated[
+        str | None, typer.Option("--fail-on", help="Exit 3 when alerts of this severity or higher were raised")
+    ] = None,
 ) -> None:
     """Ingest CloudTrail into the lake, run the rules, store alerts; prints an ingest summary."""
-    from cloudwarden.cloudtrail.ingest import IngestOptions, ingest
+    from cloudwarden.cloudtrail.ingest import IngestOptions, IngestSummary, ingest
     from cloudwarden.store.lake import Lake
 
     with cli_errors():
@@ -63,20 +66,42 @@ def ingest_cmd(
         )
         if options.sqs_url and not source.startswith("s3://"):
             raise ConfigError("--sqs-url needs an s3:// source (the bucket the notifications are about)", source=source)
+        if fail_on is not None and fail_on not in SEVERITY_ORDER:
+            raise ConfigError(f"expected one of {', '.join(SEVERITY_ORDER)}", source="--fail-on")
         store = state_store(s)
         lake = Lake(s.lake_path)
         gc.set_threshold(50_000, 20, 20)  # the pipeline allocates many short-lived dicts; fewer GC passes
+        status = err_console.status("ingesting", spinner="dots") if err_console.is_terminal else None
+
+        def progress(sm: IngestSummary) -> None:
+            if status is not None:
+                alerts = sum(sm.alerts_by_severity.values())
+                status.update(
+                    f"ingesting: {sm.files_processed} files, {sm.events:,} events, {alerts} alerts, "
+                    f"{sm.files_set_aside + sm.records_set_aside} set aside"
+                )
+
         try:
-            summary = ingest(source, lake, store, options)
+            if status is not None:
+                status.start()
+            try:
+                summary = ingest(source, lake, store, options, progress=progress)
+            finally:
+                if status is not None:
+                    status.stop()
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted[/yellow]: everything committed so far is kept; run again to resume")
             raise typer.Exit(130) from None
     if as_json:
         console.print_json(json.dumps(summary.to_dict()))
-        return
-    _print_summary(summary.to_dict())
+    else:
+        _print_summary(summary.to_dict())
     if summary.files_set_aside and not summary.files_processed - summary.files_set_aside and not summary.events:
         raise typer.Exit(EXIT_ERROR)
+    if fail_on is not None and any(
+        SEVERITY_ORDER.get(sev, 0) >= SEVERITY_ORDER[fail_on] and n for sev, n in summary.alerts_by_severity.items()
+    ):
+        raise typer.Exit(EXIT_FINDINGS)
 
 
 def _print_summary(d: dict[str, object]) -> None:
