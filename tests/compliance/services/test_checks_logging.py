@@ -50,6 +50,13 @@ def test_trail_checks_with_a_good_and_a_bad_trail(moto) -> None:
     assert read["data1"] == "FAIL" and read["data2"] == "PASS"
 
 
+def test_scan_without_the_trails_home_region_still_reads_its_status(moto) -> None:
+    seed_trails(moto.url)
+    inv = collect(moto.url, ["s3", "cloudtrail"], regions=[EU, "us-west-2"]).inventory
+    res = run_check(inv, "cloudtrail_multi_region_enabled")
+    assert [(str(r.status), r.region) for r in res] == [("PASS", R)]
+
+
 def test_no_multi_region_trail_fails_with_what_each_trail_lacks(moto) -> None:
     seed_trails(moto.url, good=False)
     inv = collect(moto.url, ["s3", "cloudtrail"], regions=[R]).inventory

@@ -4,10 +4,10 @@
   trail appears in every region; its `HomeRegion` tells where it lives). Fields: Name, TrailARN, HomeRegion,
   IsMultiRegionTrail, IsOrganizationTrail, LogFileValidationEnabled, KmsKeyId, CloudWatchLogsLogGroupArn,
   S3BucketName, IncludeGlobalServiceEvents, HasCustomEventSelectors, HasInsightSelectors.
-- `trail_status/<TrailARN>`: GetTrailStatus response (IsLogging, LatestDeliveryError, ...), fetched only in
-  the trail's home region.
+- `trail_status/<TrailARN>`: GetTrailStatus response (IsLogging, LatestDeliveryError, ...), stored under the
+  trail's home region (fetched there, or by the first scanned region when the scan skips the home region).
 - `event_selectors/<TrailARN>`: GetEventSelectors response {"EventSelectors": [...]} or
-  {"AdvancedEventSelectors": [...]}, fetched only in the trail's home region.
+  {"AdvancedEventSelectors": [...]}, stored like `trail_status`.
 """
 
 from __future__ import annotations
@@ -31,13 +31,18 @@ def collect_cloudtrail(ctx: CollectContext) -> None:
                        lambda: call_all(client, "DescribeTrails", "trailList", includeShadowTrails=True))
     if not ok:
         return
+    scanned = ctx.inventory.regions
     for trail in trails:
-        if trail.get("HomeRegion", ctx.region) != ctx.region:
-            continue  # fetched once, in its home region
+        home = trail.get("HomeRegion", ctx.region)
+        # Fetched once: in its home region, or, when the scan does not cover that region (--regions),
+        # by the first scanned region through a client of the home region, stored under the home region.
+        if home != ctx.region and (home in scanned or not scanned or ctx.region != scanned[0]):
+            continue
         arn = trail["TrailARN"]
-        fetch(ctx, f"trail_status/{arn}", "GetTrailStatus", partial(call_all, client, "GetTrailStatus", Name=arn))
-        fetch(ctx, f"event_selectors/{arn}", "GetEventSelectors",
-              partial(_selectors, client, arn))
+        sub = CollectContext(ctx.inventory, home, ctx.client_factory, ctx.service)
+        home_client = sub.client("cloudtrail")
+        fetch(sub, f"trail_status/{arn}", "GetTrailStatus", partial(call_all, home_client, "GetTrailStatus", Name=arn))
+        fetch(sub, f"event_selectors/{arn}", "GetEventSelectors", partial(_selectors, home_client, arn))
 
 
 def _selectors(client: Any, arn: str) -> dict[str, Any]:
