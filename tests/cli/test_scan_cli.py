@@ -38,6 +38,15 @@ def test_scan_writes_ocsf_against_seeded_moto(moto, tmp_path) -> None:
     sg_recs = [r for r in recs if r["resources"][0]["uid"].endswith(open_sg) and r["compliance"]["status"] == "Fail"]
     assert sg_recs and sg_recs[0]["cloud"]["region"] == "us-east-1"
     assert "wrote ocsf" in output
+    # the seeded company's known-bad and known-good controls come out as such
+    by_control: dict[str, set[str]] = {}
+    for r in recs:
+        for cid in r["compliance"]["requirements"]:
+            by_control.setdefault(cid, set()).add(r["compliance"]["status"])
+    for cid in seeded["expected_failures"]["cis-7.0"]:
+        assert "Fail" in by_control.get(cid, set()), cid
+    for cid in seeded["expected_passes"]["cis-7.0"]:
+        assert by_control.get(cid) == {"Pass"}, (cid, by_control.get(cid))
     # --out - streams the same records to standard output
     res = runner.invoke(app, ["scan", "--endpoint-url", moto.url, "--regions", "us-east-1", "--format", "ocsf", "--out", "-", "--no-store"])
     lines = [orjson.loads(x) for x in res.stdout.splitlines() if x.startswith("{")]

@@ -371,4 +371,10 @@ def seed_company(endpoint_url: str, region: str = DEFAULT_REGION) -> dict[str, A
         "cis-7.0": ["2.8", "2.9", "2.10", "2.13", "2.14", "3.1.4", "3.2.1", "3.2.3", "3.3.1", "4.6", "4.7",
                     "5.16", "6.1.1", "6.2", "6.3", "6.4", "6.7"],
     }
+    # ... and what Acme got right: a support role, a logging multi-region trail with validation, KMS and
+    # access-logged bucket, S3 write data events, and four CIS metric filters with alarms.
+    passes = ["2.15", "4.1", "4.4", "4.8", "5.1", "5.2", "5.3", "5.4"]
+    if any("AWS managed policy" in x for x in out.get("skipped", [])):
+        passes.remove("2.15")  # the support role holds a customer copy of AWSSupportAccess, which CIS does not accept
+    out["expected_passes"] = {"cis-7.0": passes}
     return out
