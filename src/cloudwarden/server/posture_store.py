@@ -27,7 +27,9 @@ GLOBAL = "global"
 class PostureRow(Base):
     __tablename__ = "cw_posture"
     __table_args__ = (UniqueConstraint("account", "check_id", "resource_arn", name="uq_cw_posture"),
-                      Index("ix_cw_posture_status", "status", "severity"))
+                      Index("ix_cw_posture_status", "status", "severity"),
+                      # the posture page lists the first failing resources of each failing control
+                      Index("ix_cw_posture_check_status", "check_id", "status", "resource_arn"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account: Mapped[str] = mapped_column(String(32), index=True)
     check_id: Mapped[str] = mapped_column(String(128), index=True)

@@ -131,7 +131,8 @@ class LakeReader:
         # statistics), and scan everything only when the window does not fill the page.
         top = self.max_time()
         upper = f.until or (f.cursor_parts() or (None, ""))[0] or top
-        if f.since is None and f.offset == 0 and upper is not None:
+        selective = bool(f.principal or f.source_ip)  # rare matches would miss both windows: scan once instead
+        if f.since is None and f.offset == 0 and upper is not None and not selective:
             for window in (timedelta(hours=6), timedelta(days=3)):
                 narrowed = replace(f, since=upper - window)
                 where, params = narrowed.where()

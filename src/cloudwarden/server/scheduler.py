@@ -7,6 +7,7 @@ hand and stop; anything not started stays queued for the next start.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 import time
@@ -36,8 +37,9 @@ def run_scan(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
     return record_scan(ctx, run, result_from)
 
 
-def record_scan(ctx: Any, run: Any, result_from: Any = None) -> dict[str, Any]:
-    """Apply a ScanRun's results to the posture (per account) and store it with the compliance store."""
+def record_scan(ctx: Any, run: Any, result_from: Any = None, *, store: bool = True) -> dict[str, Any]:
+    """Apply a ScanRun's (or stored ScanRecord's) results to the posture, per account, and store the scan
+    with the compliance store unless `store` is False (the caller already stored it)."""
     from cloudwarden.server.live import compliance_alert
     from cloudwarden.server.posture_store import result_from as rf
 
@@ -52,6 +54,8 @@ def record_scan(ctx: Any, run: Any, result_from: Any = None) -> dict[str, Any]:
         fails = [c for c in changes if c.new_failure and c.old_status]  # a first scan's failures are the baseline, not news
         new_failures += len(fails)
         ctx.raise_alerts([compliance_alert(c, None) for c in fails])
+    if not store:
+        return {"scan_id": run.scan_id, "results": len(run.results), "changes": total_changes, "new_failures": new_failures}
     try:
         store_cls = load("cloudwarden.compliance.store", "ScanStore")
         record = run
@@ -81,14 +85,28 @@ def run_trail_poll(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_baselines(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
-    update = load("cloudwarden.baseline.store", "update_baselines")
-    return {"result": str(update(ctx.state, ctx.lake.lake))}
+    """Learn from what the lake holds past the saved watermarks (restartable); alerts go to the alert store."""
+    baseline_cls = load("cloudwarden.baseline.engine", "Baseline")
+    lake_cls = load("cloudwarden.store.lake", "Lake")
+    r = baseline_cls.open(ctx.state).update_from_lake(lake_cls(ctx.settings.lake_path))
+    for a in r.alerts:
+        ctx.metrics.alerts.labels(source=a.source, severity=a.severity).inc()
+    return {"api_events": r.api_events, "host_events": r.host_events, "alerts": len(r.alerts), "seconds": round(r.seconds, 2)}
 
 
 def run_reports(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
-    write = load("cloudwarden.compliance.report", "write_latest")
+    """Write every report format of the latest stored scan to <home>/reports."""
+    store = load("cloudwarden.compliance.store", "ScanStore")(ctx.state)
+    rec = store.latest()
+    if rec is None:
+        return {"skipped": "no stored scan yet"}
+    report = importlib.import_module("cloudwarden.compliance.report")
+    data = report.build_report(rec, store.previous(rec))
     out = ctx.settings.home_path / "reports"
-    return {"result": str(write(ctx.state, out))}
+    out.mkdir(parents=True, exist_ok=True)
+    paths = report.output_paths(list(report.FILE_FORMATS), None, out, f"compliance-{rec.scan_id[:12]}")
+    written = report.write_reports(data, paths)
+    return {"written": sorted(str(p) for p in written.values())}
 
 
 HANDLERS: dict[str, Handler] = {

@@ -41,7 +41,7 @@
 
     var view = el("g", {}); svg.appendChild(view);
     var defs = el("defs", {});
-    var marker = el("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 16, refY: 5, markerWidth: 6, markerHeight: 6, orient: "auto-start-reverse" });
+    var marker = el("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 22, refY: 5, markerWidth: 8, markerHeight: 8, markerUnits: "userSpaceOnUse", orient: "auto-start-reverse" });
     marker.appendChild(el("path", { d: "M 0 0 L 10 5 L 0 10 z", fill: "#9aa6bb" }));
     defs.appendChild(marker); svg.appendChild(defs);
     var edgeLayer = el("g", {}), nodeLayer = el("g", {});

@@ -1,0 +1,114 @@
+"""The demo's last act: fill the dashboard and serve it (server helper's part of `cloudwarden demo`).
+
+Stages: the simulated account's scan becomes the live posture; a month of the simulated estate's
+CloudTrail history (with attacks) goes through the CloudTrail ingest pipeline (lake + Sigma rules); its
+host events go to the lake and the host rules; baselines learn from both. Each stage that cannot run (a
+subsystem missing or broken) prints why and the rest go on. Then the server runs on 127.0.0.1 with the
+simulated account configured, so a change made against moto_server flips the posture live.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+Say = Callable[[str], None]
+
+
+def stage(name: str, say: Say, fn: Callable[[], str]) -> bool:
+    t0 = time.perf_counter()
+    try:
+        msg = fn()
+    except Exception as exc:  # noqa: BLE001 - a missing or broken subsystem skips its stage, never the demo
+        say(f"  [yellow]{name}: skipped[/yellow] ({type(exc).__name__}: {exc})")
+        return False
+    say(f"  {name}: {msg} [dim]({time.perf_counter() - t0:.1f} s)[/dim]")
+    return True
+
+
+def build_app(settings: Any, endpoint_url: str, region: str) -> Any:
+    from cloudwarden.server.app import create_app
+
+    settings.server.accounts = [{"name": "acme-demo", "endpoint_url": endpoint_url, "regions": [region]}]
+    # the demo account was just scanned; the scheduler re-scans it hourly and reacts to live changes at once
+    app = create_app(settings)
+    app.state.ctx.jobs.due("scan:acme-demo", settings.server.scan_interval_s)  # records "scanned now"
+    return app
+
+
+def populate(ctx: Any, scan_record: Any, workdir: Path, say: Say, *, days: int = 28) -> None:
+    from cloudwarden.server.scheduler import record_scan
+
+    stage("posture from the scan", say, lambda: _posture(ctx, scan_record, record_scan))
+    holder: dict[str, Any] = {}
+
+    def gen() -> str:
+        from cloudwarden.demo.estate import generate_estate
+
+        est = generate_estate(days=days)
+        holder["estate"] = est
+        return (f"{len(est.cloudtrail_events):,} CloudTrail events and {len(est.host_events):,} host events over {days} days, "
+                f"{len(est.scenarios)} attack scenarios")
+
+    if not stage("simulated estate", say, gen):
+        return
+    est = holder["estate"]
+    stage("CloudTrail history -> lake + rules", say, lambda: _cloudtrail(ctx, est, workdir))
+    stage("host events -> lake + host rules", say, lambda: _hosts(ctx, est))
+    stage("baselines (cloud and host)", say, lambda: _baselines(ctx, est))
+
+
+def _posture(ctx: Any, record: Any, record_scan: Any) -> str:
+    out = record_scan(ctx, record, store=False)
+    return f"{out['results']:,} results"
+
+
+def _cloudtrail(ctx: Any, est: Any, workdir: Path) -> str:
+    from cloudwarden.cloudtrail.ingest import IngestOptions, ingest
+    from cloudwarden.store.lake import Lake
+
+    root = workdir / "cloudtrail"
+    est.write_cloudtrail(root)
+    summary = ingest(str(root), Lake(ctx.settings.lake_path), ctx.state, IngestOptions(workers=1))
+    d = summary.to_dict()
+    return f"{d['events']:,} events stored, {d['alerts_stored']} alerts"
+
+
+def _hosts(ctx: Any, est: Any) -> str:
+    from cloudwarden.store.lake import Lake
+
+    written = Lake(ctx.settings.lake_path).write_host_events(est.host_events)
+    svc = ctx.host_ingest
+    if svc is None:
+        from cloudwarden.server.ingest import HostIngest
+
+        svc = HostIngest(ctx.state, None)
+    alerts = svc.detect(list(est.host_events))
+    ids = ctx.raise_alerts(alerts) if alerts else []
+    return f"{written:,} events stored, {len(set(ids))} alerts"
+
+
+def _baselines(ctx: Any, est: Any) -> str:
+    from cloudwarden.server.scheduler import run_baselines
+
+    r = run_baselines(ctx, {})
+    return f"learned from {r['api_events']:,} API and {r['host_events']:,} host events, {r['alerts']} behaviour alerts"
+
+
+def serve(app: Any, host: str, port: int, say: Say) -> None:
+    from cloudwarden.cli.serve import ensure_admin, run_server
+
+    password = ensure_admin(app.state.ctx)
+    say(f"[bold]Dashboard: http://{host}:{port}[/bold]")
+    if password:
+        say(f"[bold]Log in as admin with password: {password}[/bold]  (shown once; `cloudwarden users passwd admin` changes it)")
+    else:
+        say("Log in with an existing user (`cloudwarden users list`; `cloudwarden users passwd admin` resets a password).")
+    say("Ctrl-C stops the dashboard and the simulated account.")
+    try:
+        run_server(app, host, port, "warning")
+    except KeyboardInterrupt:
+        pass
+    say("Dashboard stopped.")
