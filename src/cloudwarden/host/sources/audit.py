@@ -339,7 +339,9 @@ class AuditSource(Source):
         self._load_rules()  # after we own the audit pid, so no record of ours goes to the kernel log
         self.ready.set()
         lost0 = self._prev.lost
-        asm = Assembler(max_pending=1024, max_age=1.0)
+        # Over netlink every syscall event ends with EOE, so time-based expiry is only a safety net: a reader
+        # stalled for a moment (GIL, I/O) must not split an event whose last records are still queued.
+        asm = Assembler(max_pending=4096, max_age=10.0)
         nl.sock.settimeout(0.5)
         last_status = time.monotonic()
         while not stop.is_set():
