@@ -178,12 +178,13 @@ def bench_sources(storm_n: int, phase: float) -> None:
 
 
 def bench_ingest(batches: int = 20, batch_size: int = 1000) -> None:
+    from tests.host.helpers import ENROLL, live, make_settings, minimal_app
+
     from cloudwarden.host.shipper import encode_batch
     from cloudwarden.models.host_event import HostEvent
     from cloudwarden.server.ingest import HostIngest, parse_batch
     from cloudwarden.store.lake import Lake
     from cloudwarden.store.state import open_store
-    from tests.host.helpers import ENROLL, live, make_settings, minimal_app
 
     def events(start: int) -> list[bytes]:
         return [orjson.dumps(HostEvent(
