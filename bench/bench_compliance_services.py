@@ -32,9 +32,9 @@ from cloudwarden.compliance.checks.base import CheckResult, Status, all_checks  
 from cloudwarden.compliance.inventory import GLOBAL, Inventory  # noqa: E402
 from cloudwarden.compliance.metric_filters import SPECS, judge  # noqa: E402
 
-OUR_SERVICES = {"s3", "rds", "efs", "macie2", "cloudtrail", "config", "kms", "ec2", "cloudfront", "elbv2",
+OUR_SERVICES = {"s3", "rds", "efs", "macie2", "cloudtrail", "config", "kms", "ec2", "cloudfront", "elb", "elbv2",
                 "apigateway", "apigatewayv2", "cloudwatch", "securityhub"}
-COLLECT = ["s3", "cloudtrail", "config", "kms", "logs", "cloudwatch", "sns", "ec2", "rds", "efs", "cloudfront",
+COLLECT = ["s3", "cloudtrail", "config", "kms", "logs", "cloudwatch", "sns", "ec2", "rds", "efs", "cloudfront", "elb",
            "elbv2", "apigateway", "apigatewayv2", "macie2", "securityhub"]
 REGIONS17 = ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "eu-west-1", "eu-west-2", "eu-west-3",
              "eu-central-1", "eu-north-1", "ap-south-1", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
@@ -89,6 +89,7 @@ def synthetic_inventory(regions: list[str], scale: float) -> Inventory:
         inv.put("elbv2", "load_balancers", lbs, r)
         for lb in lbs:
             inv.put("elbv2", f"load_balancer_attributes/{lb['LoadBalancerArn']}", [{"Key": "access_logs.s3.enabled", "Value": "false"}], r)
+        inv.put("elb", "load_balancers", [], r)
         inv.put("apigateway", "rest_apis", [], r)
         inv.put("apigatewayv2", "apis", [], r)
         inv.put("config", "recorders", [{"name": "default", "recordingGroup": {"allSupported": True}}], r)

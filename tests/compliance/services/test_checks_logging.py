@@ -204,3 +204,18 @@ def test_web_frontends_access_logging(moto) -> None:
     assert lbs == {"logged": "PASS", "silent": "FAIL"}
     assert statuses(run_check(inv, "apigateway_restapi_logging_enabled")) == {"prod": "PASS", "dev": "FAIL"}
     assert statuses(run_check(inv, "apigatewayv2_api_access_logging_enabled")) == {"live": "PASS", "test": "FAIL"}
+
+
+def test_classic_elb_access_logging(moto) -> None:
+    elb = boto(moto.url, "elb")
+    listeners = [{"Protocol": "HTTP", "LoadBalancerPort": 80, "InstancePort": 8080}]
+    for name in ("logged-clb", "silent-clb"):
+        elb.create_load_balancer(LoadBalancerName=name, Listeners=listeners, AvailabilityZones=["us-east-1a"])
+    boto(moto.url, "s3").create_bucket(Bucket="clb-logs")
+    elb.modify_load_balancer_attributes(LoadBalancerName="logged-clb", LoadBalancerAttributes={
+        "AccessLog": {"Enabled": True, "S3BucketName": "clb-logs", "EmitInterval": 5}})
+    got = collect(moto.url, ["elb"])
+    assert statuses(run_check(got.inventory, "elb_logging_enabled")) == {"logged-clb": "PASS", "silent-clb": "FAIL"}
+    from tests.compliance.services.helpers import undeclared_calls
+
+    assert undeclared_calls(["elb"], got.counter) == set()

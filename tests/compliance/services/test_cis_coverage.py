@@ -11,7 +11,7 @@ from cloudwarden.compliance.frameworks import load_framework
 # (framework, CIS version, our sections in it)
 SECTIONS = [("cis-7.0", "7.0", {"3", "4", "5", "6"}), ("cis-5.0", "5.0", {"2", "3", "4", "5"}),
             ("cis-3.0", "3.0", {"2", "3", "4", "5"})]
-OUR_SERVICES = {"s3", "rds", "efs", "macie2", "cloudtrail", "config", "kms", "ec2", "cloudfront", "elbv2",
+OUR_SERVICES = {"s3", "rds", "efs", "macie2", "cloudtrail", "config", "kms", "ec2", "cloudfront", "elb", "elbv2",
                 "apigateway", "apigatewayv2", "cloudwatch", "securityhub"}
 
 

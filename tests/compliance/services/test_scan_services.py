@@ -8,7 +8,7 @@ from cloudwarden.compliance.runner import ScanOptions, scan
 from tests.compliance.services.helpers import boto
 from tests.compliance.services.test_checks_logging import seed_trails
 
-SERVICES = {"s3", "cloudtrail", "config", "kms", "logs", "cloudwatch", "sns", "ec2", "rds", "efs", "cloudfront",
+SERVICES = {"s3", "cloudtrail", "config", "kms", "logs", "cloudwatch", "sns", "ec2", "rds", "efs", "cloudfront", "elb",
             "elbv2", "apigateway", "apigatewayv2", "macie2", "securityhub"}
 OUR_CHECK_SERVICES = SERVICES - {"logs", "sns"}
 

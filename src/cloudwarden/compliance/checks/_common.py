@@ -12,7 +12,7 @@ from cloudwarden.compliance.checks.base import CheckResult, not_evaluated, passe
 from cloudwarden.compliance.inventory import GLOBAL, Inventory, NotCollected
 
 # boto3 service name -> the service namespace used in ARNs, where they differ
-ARN_NAMESPACE = {"elbv2": "elasticloadbalancing", "apigatewayv2": "apigateway", "efs": "elasticfilesystem"}
+ARN_NAMESPACE = {"elb": "elasticloadbalancing", "elbv2": "elasticloadbalancing", "apigatewayv2": "apigateway", "efs": "elasticfilesystem"}
 
 
 def account_arn(inv: Inventory, service: str = "", region: str = GLOBAL) -> str:

@@ -1,4 +1,4 @@
-"""CIS v7 4.10: every AWS-managed web front end (CloudFront, ELBv2, API Gateway REST/HTTP) has access logging."""
+"""CIS v7 4.10: every AWS-managed web front end (CloudFront, classic ELB, ELBv2, API Gateway REST/HTTP) has access logging."""
 
 from __future__ import annotations
 
@@ -70,6 +70,37 @@ def elbv2(inv: Inventory) -> Iterator[CheckResult]:
     yield from walk.skipped
     if not found and not walk.skipped:
         yield nothing_found(inv, "elbv2", "application or network load balancers")
+
+
+@check(
+    id="elb_logging_enabled",
+    title="Classic load balancers have access logging enabled",
+    service="elb", severity="medium", resource_type="AwsElbLoadBalancer",
+    cis=_CIS,
+    remediation=(
+        "Enable access logs on the classic load balancer (AccessLog.Enabled with an S3 bucket and an emit "
+        "interval), or better, migrate it to an Application Load Balancer and log there."
+    ),
+    references=["https://docs.aws.amazon.com/elasticloadbalancing/latest/classic/enable-access-logs.html"],
+)
+def elb_classic(inv: Inventory) -> Iterator[CheckResult]:
+    walk = RegionWalk(inv, "elb", "load_balancers")
+    found = 0
+    for region, lbs in walk:
+        for lb in lbs:
+            found += 1
+            name = lb["LoadBalancerName"]
+            arn = inv.arn("elasticloadbalancing", region, f"loadbalancer/{name}")
+            attrs, why = get_or_reason(inv, "elb", f"load_balancer_attributes/{name}", region)
+            if why is not None:
+                yield not_evaluated(arn, why, region)
+            elif ((attrs or {}).get("AccessLog") or {}).get("Enabled"):
+                yield passed(arn, f"access logs go to {attrs['AccessLog'].get('S3BucketName')}", region)
+            else:
+                yield failed(arn, f"classic load balancer {name} has access logging off", region)
+    yield from walk.skipped
+    if not found and not walk.skipped:
+        yield nothing_found(inv, "elb", "classic load balancers")
 
 
 @check(
