@@ -43,6 +43,10 @@ class InputError(CloudwardenError):
     """Bad input data (a CloudTrail file, an audit log, an agent batch); source names file:line or field."""
 
 
+class SourceUnavailable(CloudwardenError):
+    """An input could not be read right now (S3 error, permission denied): retried later, never skipped."""
+
+
 class RuleError(CloudwardenError):
     """A detection rule cannot be parsed or is not supported; source names the rule file or id."""
 

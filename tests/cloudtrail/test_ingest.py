@@ -214,3 +214,22 @@ def test_truncated_or_rotated_log_is_read_again_without_losing_the_old_events(en
     path.write_text(json.dumps(f.many(1, start=200)[0]) + "\n")
     assert ingest(str(logs), lake, state, IngestOptions()).events == 1
     assert lake.count() == 10
+
+
+def test_unreadable_file_is_not_checkpointed_and_is_read_next_time(env: tuple[Lake, StateStore, Path]) -> None:
+    from cloudwarden.cloudtrail.ingest import Ingest
+    from cloudwarden.cloudtrail.sources import LocalSource
+
+    lake, state, logs = env
+    path = f.write_records(logs / "a.json.gz", f.many(5))
+    source = LocalSource(logs)
+    items = source.list()
+    path.unlink()
+    path.mkdir()  # reading now fails with an OS error (not a content problem)
+    runner = Ingest(source, lake, state, IngestOptions())
+    runner.run_items(items)
+    assert runner.summary.files_retry == 1 and runner.summary.files_processed == 0
+    assert "will retry" in runner.summary.problems[0][2]
+    path.rmdir()
+    f.write_records(path, f.many(5))
+    assert ingest(str(logs), lake, state, IngestOptions()).events == 5

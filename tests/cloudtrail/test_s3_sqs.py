@@ -105,9 +105,13 @@ def test_sqs_notifications_drive_ingest(s3: Any, moto: MotoServer, tmp_path: Pat
     sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(sns_wrapped))
     sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"Records": [{"eventName": "ObjectCreated:Put",
                      "s3": {"bucket": {"name": "someone-elses"}, "object": {"key": "x.json.gz"}}}]}))
+    gone = _key("111111111111", "us-east-1", date(2026, 1, 1), "deleted-since")
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"Records": [{"eventName": "ObjectCreated:Put",
+                     "s3": {"bucket": {"name": BUCKET}, "object": {"key": gone, "eTag": "abc", "size": 10}}}]}))
     opts = IngestOptions(endpoint_url=moto.url, region_name="us-east-1", sqs_url=queue, max_passes=3)
     summary = ingest(f"s3://{BUCKET}", lake, state, opts)
-    assert summary.events == 12 and summary.files_processed == 3 and summary.files_already_done == 1
+    assert summary.events == 12 and summary.files_processed == 4 and summary.files_already_done == 1
+    assert summary.files_set_aside == 1 and "vanished" in summary.problems[0][2]
     assert lake.count() == 12
     left = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
     assert left["Attributes"] == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}

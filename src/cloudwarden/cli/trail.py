@@ -113,6 +113,7 @@ def _print_summary(d: dict[str, object]) -> None:
     table.add_row("files processed", str(d["files_processed"]))
     table.add_row("files already done", str(d["files_already_done"]))
     table.add_row("files set aside", str(d["files_set_aside"]))
+    table.add_row("files to retry (unreadable now)", str(d["files_retry"]))
     table.add_row("events ingested", str(d["events"]))
     table.add_row("events outside --since/--until", str(d["filtered"]))
     table.add_row("records set aside", str(d["records_set_aside"]))

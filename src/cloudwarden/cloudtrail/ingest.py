@@ -47,7 +47,7 @@ from cloudwarden.cloudtrail.sources import (
     WorkItem,
     read_item,
 )
-from cloudwarden.errors import CloudwardenError
+from cloudwarden.errors import AwsError, CloudwardenError, SourceUnavailable
 from cloudwarden.models.alert import Alert
 from cloudwarden.store.lake import API_COLUMNS, API_SCHEMA, API_TABLE, Lake
 from cloudwarden.store.state import StateStore
@@ -66,6 +66,7 @@ class ItemResult:
     filtered: int = 0  # outside --since/--until
     problems: list[tuple[str, str]] = field(default_factory=list)  # (location, reason), the first MAX_ITEM_PROBLEMS
     more_problems: int = 0  # set aside beyond those listed (counted, not described)
+    retry: str = ""  # could not be read now (why): not checkpointed, so it is read again next time
     file_error: str = ""  # the whole file was set aside
     end_offset: int = 0
     alerts: list[Alert] = field(default_factory=list)  # worker mode: single-event alerts only
@@ -80,6 +81,7 @@ class IngestSummary:
     files_processed: int = 0
     files_already_done: int = 0
     files_set_aside: int = 0
+    files_retry: int = 0  # could not be read now; not checkpointed
     events: int = 0
     filtered: int = 0
     records_set_aside: int = 0
@@ -103,6 +105,7 @@ class IngestSummary:
             "files_processed": self.files_processed,
             "files_already_done": self.files_already_done,
             "files_set_aside": self.files_set_aside,
+            "files_retry": self.files_retry,
             "events": self.events,
             "filtered": self.filtered,
             "records_set_aside": self.records_set_aside,
@@ -242,6 +245,9 @@ def process_item(
     result = ItemResult(item.key, item.etag, end_offset=item.size)
     try:
         data, end = read_item(item, options.max_bytes)
+    except SourceUnavailable as exc:
+        result.retry = str(exc)  # not checkpointed: the next run (or poll) tries again
+        return result
     except CloudwardenError as exc:
         result.file_error = exc.message
         result.problems.append(("file", exc.message))
@@ -432,6 +438,10 @@ class Ingest:
         stored = _time.perf_counter()
         marks = []
         for item, result in self._batch:
+            if result.retry:
+                s.files_retry += 1
+                s.add_problem(item.key, "file", f"not read, will retry: {result.retry}")
+                continue
             for location, reason in result.problems:
                 s.add_problem(item.key, location, reason)
             whole_file = sum(1 for loc, _r in result.problems if loc == "file")
@@ -522,7 +532,13 @@ class Ingest:
                 self._run_sqs()
             else:
                 while True:
-                    items = self.source.list(since, opts.until)
+                    try:
+                        items = self.source.list(since, opts.until)
+                    except AwsError as exc:
+                        if not opts.follow:
+                            raise
+                        self.summary.add_problem(self.source.id, "listing", f"will retry: {exc}")
+                        items = []
                     self.summary.files_listed += len(items)
                     self.run_items(items)
                     passes += 1

@@ -24,7 +24,7 @@ from urllib.parse import unquote_plus, urlparse
 
 import orjson
 
-from cloudwarden.errors import AwsError, ConfigError, InputError
+from cloudwarden.errors import AwsError, ConfigError, InputError, SourceUnavailable
 
 DEFAULT_MAX_BYTES = 1 << 30  # decompressed size above which a file is set aside instead of read
 SUFFIXES = (".json.gz", ".json", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".csv", ".csv.gz", ".gz")
@@ -143,7 +143,10 @@ def read_item(item: WorkItem, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[bytes
             body = s3_client(item.endpoint_url, item.region_name).get_object(Bucket=item.bucket, Key=item.key)["Body"]
             data = body.read(max_bytes + 1)
         except Exception as exc:
-            raise AwsError(f"cannot read object: {exc}", source=where) from exc
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+            if code in ("NoSuchKey", "404"):
+                raise InputError("object vanished before it could be read", source=where) from exc
+            raise SourceUnavailable(f"cannot read object: {exc}", source=where) from exc
         if len(data) > max_bytes:
             raise InputError(f"object larger than the {max_bytes} byte limit", source=where)
         return decompress(data, where, max_bytes), len(data)
@@ -157,8 +160,10 @@ def read_item(item: WorkItem, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[bytes
                 cut = data.rfind(b"\n") + 1  # an unfinished last line waits for the next pass
                 return data[:cut], item.start + cut
             data = fh.read(max_bytes + 1)
+    except FileNotFoundError as exc:
+        raise InputError("file vanished before it could be read", source=where) from exc
     except OSError as exc:
-        raise InputError(f"cannot read file: {exc.strerror or exc}", source=where) from exc
+        raise SourceUnavailable(f"cannot read file: {exc.strerror or exc}", source=where) from exc
     if len(data) > max_bytes:
         raise InputError(f"file larger than the {max_bytes} byte limit", source=where)
     return decompress(data, where, max_bytes), len(data)
