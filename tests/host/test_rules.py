@@ -118,3 +118,26 @@ def test_sigmahq_linux_rules_load_with_unsupported_reported() -> None:
     assert total >= 200 and len(rs.rules) >= 0.9 * total
     categories = {(r.logsource.category or r.logsource.service) for r in rs.rules}
     assert {"process_creation", "network_connection", "file_event", "auditd"} <= categories
+
+
+def test_examples_pass_the_engine_example_runner() -> None:
+    from cloudwarden.detect.examples import run_examples
+
+    bad = [(r.rule.title, r.kind, r.index, r.detail) for r in run_examples(RULES, require=True) if not r.ok]
+    assert bad == []
+
+
+@pytest.mark.parametrize("path", sorted(builtin_rules_path("linux").glob("*.yml")), ids=lambda p: p.name)
+def test_builtin_linux_metadata(path: Path) -> None:
+    import re
+    import uuid
+
+    import yaml
+
+    for doc in yaml.safe_load_all(path.read_text()):
+        uuid.UUID(doc["id"])
+        assert doc["author"] == "cloudwarden" and doc["title"] and doc["description"] and doc["falsepositives"]
+        assert doc["level"] in ("informational", "low", "medium", "high", "critical")
+        assert any(re.fullmatch(r"attack\.t\d{4}(\.\d{3})?", t) for t in doc["tags"])
+    ids = [yaml.safe_load(p.read_text())["id"] for p in builtin_rules_path("linux").glob("*.yml")]
+    assert len(ids) == len(set(ids))

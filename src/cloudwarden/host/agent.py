@@ -106,6 +106,7 @@ class Agent:
         self.report: list[SourceReport] = []
         self.shipper: Shipper | None = None
         self.stop = threading.Event()
+        self._writer_stop = threading.Event()  # set only after every source has stopped and flushed
         self.started = time.time()
         self._pid = os.getpid()
 
@@ -175,7 +176,7 @@ class Agent:
             self.dropped_queue += 1
 
     def _writer(self) -> None:
-        while not (self.stop.is_set() and self.queue.empty()):
+        while not (self._writer_stop.is_set() and self.queue.empty()):
             batch: list[bytes] = []
             try:
                 batch.append(orjson.dumps(self.queue.get(timeout=0.2)))
@@ -255,7 +256,8 @@ class Agent:
                 except Exception as exc:  # noqa: BLE001 - cleanup of one source must not skip the others
                     log.error("closing %s: %s", src.name, exc)
             self.stop.set()
-            writer.join(timeout=10)
+            self._writer_stop.set()
+            writer.join(timeout=30)
             if ship_thread is not None and self.shipper is not None:
                 ship_thread.join(timeout=30)
                 self.shipper.drain(timeout=10)
