@@ -60,9 +60,11 @@ def test_one_unreadable_bucket_is_not_evaluated_and_others_still_judged() -> Non
     inv.put("s3", "buckets", [{"Name": "a", "Region": "us-east-1"}, {"Name": "b", "Region": "eu-west-1"}])
     inv.put("s3", "bucket_policy/a", json.loads(deny_http("a")))
     inv.fail("s3", "bucket_policy/b", CollectionFailure("s3", "global", "GetBucketPolicy", "AccessDenied", "no"))
+    inv.put("s3", "buckets", [*inv.get("s3", "buckets"), {"Name": "odd", "Region": "us-east-1"}])
+    inv.put("s3", "bucket_policy/odd", ["not", "a", "policy"])
     res = run_check(inv, "s3_bucket_secure_transport_policy")
-    assert statuses(res) == {"a": "PASS", "b": "NOT_EVALUATED"}
-    assert [r.region for r in res] == ["us-east-1", "eu-west-1"]
+    assert statuses(res) == {"a": "PASS", "b": "NOT_EVALUATED", "odd": "NOT_EVALUATED"}
+    assert [r.region for r in res] == ["us-east-1", "eu-west-1", "us-east-1"]
     assert "AccessDenied" in res[1].reason
 
 

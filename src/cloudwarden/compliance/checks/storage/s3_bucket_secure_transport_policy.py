@@ -6,7 +6,7 @@ import fnmatch
 from collections.abc import Iterator
 from typing import Any
 
-from cloudwarden.compliance.checks.base import CheckResult, check, failed, passed
+from cloudwarden.compliance.checks.base import CheckResult, check, failed, not_evaluated, passed
 from cloudwarden.compliance.checks.storage._buckets import per_bucket
 from cloudwarden.compliance.inventory import Inventory
 
@@ -66,6 +66,8 @@ def denies_http(policy: dict[str, Any] | None, bucket: str, partition: str = "aw
 )
 def evaluate(inv: Inventory) -> Iterator[CheckResult]:
     def judge(arn: str, name: str, region: str, policy: Any) -> CheckResult:
+        if policy is not None and not isinstance(policy, dict):
+            return not_evaluated(arn, f"bucket policy is JSON but not a policy object ({type(policy).__name__})", region)
         if denies_http(policy, name, inv.partition):
             return passed(arn, "bucket policy denies requests without TLS", region)
         why = "bucket has no policy" if not policy else "no Deny statement on aws:SecureTransport=false covers s3:* for everyone"
