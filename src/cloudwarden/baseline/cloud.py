@@ -224,7 +224,9 @@ class CloudBaseline:
         touch(p.days, ts)
         error = error_bucket(a.error_code)
         self._item(p, "api", api_key, sens, ts, a, learning)
-        self._item(p, "svc", svc, max(0.2, sensitivity(a.service, "Put", False) * 0.6), ts, a, learning)
+        # a first write to a sensitive service matters more than a first look at it
+        svc_weight = 0.6 if not (a.read_only or is_read_api(a.api)) else 0.3
+        self._item(p, "svc", svc, max(0.15, sensitivity(a.service, "Put", False) * svc_weight), ts, a, learning)
         if a.region:
             self._item(p, "region", a.region, None, ts, a, learning)
         uaf = a.ua_family or ua_family(a.user_agent)
@@ -236,7 +238,7 @@ class CloudBaseline:
             self._item(p, "country", info.country, None, ts, a, learning)
         if error:
             self._item(p, "err", f"{api_key}{SEP}{error}", None, ts, a, learning)
-        if a.api == "AssumeRole" and not error:
+        if a.api.startswith("AssumeRole") and not error:  # AssumeRole, ...WithWebIdentity, ...WithSAML
             for target in self._assumed_roles(a):
                 tp = self.profiles.get(target)
                 if tp is None:
