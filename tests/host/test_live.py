@@ -229,3 +229,36 @@ def test_audit_rules_are_removed_when_the_agent_dies(audit_free: None, own_auid:
     t.join(timeout=10)
     src.close()
     assert f"cw{p.pid}_" not in _auditctl("-l", check=False)
+
+
+def test_auditd_log_follower_when_auditd_owns_audit(audit_free: None, own_auid: int, tmp_path: Path) -> None:
+    """auditd started by the test (own config, log in tmp), the source follows its log; auditd is stopped after."""
+    from cloudwarden.host.sources.audit import AUDIT_STATUS_ENABLED, AuditNetlink
+
+    nl = AuditNetlink()
+    before = nl.get_status()
+    conf = tmp_path / "auditd"
+    (conf / "plugins").mkdir(parents=True)
+    text = Path("/etc/audit/auditd.conf").read_text() if Path("/etc/audit/auditd.conf").exists() else ""
+    lines = [ln for ln in text.splitlines() if not ln.startswith(("log_file", "plugin_dir"))]
+    lines += [f"log_file = {conf / 'audit.log'}", f"plugin_dir = {conf / 'plugins'}"]
+    (conf / "auditd.conf").write_text("\n".join(lines) + "\n")
+    auditd = subprocess.Popen(["/usr/sbin/auditd", "-n", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not (conf / "audit.log").exists():
+            time.sleep(0.05)
+        time.sleep(0.3)
+        src = AuditSource(IDENT, auid=own_auid, log_path=conf / "audit.log")
+        assert src.probe() is None and src.chosen == "auditd-log"
+        marker = f"auditd-{uuid.uuid4().hex[:8]}"
+        with collecting(src) as c:
+            subprocess.run(as_auid(own_auid, "/bin/echo", "via auditd", marker), check=True, capture_output=True)
+            hits = c.wait_for(lambda e: e.kind == "process" and marker in e.argv)
+        assert hits and hits[0].argv == ["/bin/echo", "via auditd", marker] and hits[0].auid == own_auid
+        assert hits[0].user == "root"  # from the ENRICHED log's translated UID field or the local passwd
+    finally:
+        auditd.terminate()
+        auditd.wait(timeout=15)
+        nl.set_status(mask=AUDIT_STATUS_ENABLED, enabled=before.enabled)
+        nl.close()
