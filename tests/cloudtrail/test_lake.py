@@ -128,3 +128,13 @@ def test_ocsf_view(tmp_path: Path) -> None:
     assert [r["activity_id"] for r in rows] == [2, 4] and rows[0]["class_uid"] == 6003 and rows[1]["type_uid"] == 600304
     assert rows[1]["api"] == {"operation": "DeleteBucket", "service": {"name": "s3.amazonaws.com"}}
     assert rows[0]["cloud"]["account"] == {"uid": "111111111111"} and rows[0]["status"] == "Success"
+
+
+def test_auto_compaction_of_many_small_batches(tmp_path: Path) -> None:
+    lake = Lake(tmp_path / "lake", auto_compact_files=3)
+    for i in range(7):
+        lake.write_host_events([_host(f"h{i}")])
+    files = lake.files("host_events")
+    assert len(files) <= 3
+    assert lake.count("host_events") == 7
+    assert lake.write_host_events([_host("h3")]) == 0  # ids survive compaction

@@ -111,8 +111,9 @@ def _to_arrow_value(value: Any, typ: pa.DataType) -> Any:
 class Lake:
     """Parquet files partitioned by day and account (API activity) or day and host (host events)."""
 
-    def __init__(self, root: Path | str) -> None:
+    def __init__(self, root: Path | str, auto_compact_files: int = 256) -> None:
         self.root = Path(root)
+        self.auto_compact_files = auto_compact_files  # write_* compacts a partition past this many files (0: never)
         self._seen: OrderedDict[Path, set[str]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -194,6 +195,10 @@ class Lake:
             file_name = name or hashlib.blake2b("\n".join(sorted(batch_ids)).encode(), digest_size=10).hexdigest()[:20]
             self.write_table(table, day, key, data, file_name)
             seen.update(batch_ids)
+            if self.auto_compact_files and _count_files(folder) > self.auto_compact_files:
+                # many small batches (agents ship every few seconds): keep partitions cheap to read
+                self.compact_partition(folder)
+                self._seen[folder] = seen
             return len(fresh)
 
     def write_table(self, table: str, day: date, key: str, data: pa.Table, name: str) -> Path:
@@ -243,32 +248,41 @@ class Lake:
     # ---------------------------------------------------------------- maintenance
     def compact(self, table: str = API_TABLE) -> int:
         """Rewrite each partition holding several files as one file without duplicates; returns files removed."""
-        removed = 0
         base = self.table_dir(table)
-        for folder in sorted(p for p in base.glob("event_date=*/*=*") if p.is_dir()):
-            parts = sorted(folder.glob("*.parquet"))
-            if len(parts) < 2:
-                continue
-            con = duckdb.connect()
+        return sum(self.compact_partition(folder) for folder in sorted(p for p in base.glob("event_date=*/*=*") if p.is_dir()))
+
+    def compact_partition(self, folder: Path) -> int:
+        """One partition's files -> one file (duplicates dropped). Safe beside concurrent writers: only the
+        files listed at the start are removed, after the merged file is in place."""
+        parts = sorted(folder.glob("*.parquet"))
+        if len(parts) < 2:
+            return 0
+        con = duckdb.connect()
+        try:
+            data = con.sql(
+                "SELECT * FROM read_parquet($files, union_by_name=true) "
+                "QUALIFY row_number() OVER (PARTITION BY event_id) = 1",
+                params={"files": [str(p) for p in parts]},
+            ).to_arrow_table()
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot compact: {exc}", source=str(folder)) from exc
+        finally:
+            con.close()
+        target = folder / f"compact-{uuid.uuid4().hex[:12]}.parquet"
+        tmp = folder / f".{target.name}.tmp"
+        pq.write_table(data, tmp, compression=COMPRESSION, compression_level=COMPRESSION_LEVEL)
+        os.replace(tmp, target)
+        for p in parts:
+            p.unlink(missing_ok=True)
+        cutoff = datetime.now(UTC).timestamp() - 3600
+        for stale in folder.glob(".*.tmp"):  # left by a writer killed mid-write (an hour old: nobody's)
             try:
-                data = con.sql(
-                    "SELECT * FROM read_parquet($files, union_by_name=true) "
-                    "QUALIFY row_number() OVER (PARTITION BY event_id ORDER BY time) = 1",
-                    params={"files": [str(p) for p in parts]},
-                ).to_arrow_table()
-            finally:
-                con.close()
-            target = folder / f"compact-{uuid.uuid4().hex[:12]}.parquet"
-            tmp = folder / f".{target.name}.tmp"
-            pq.write_table(data, tmp, compression=COMPRESSION)
-            os.replace(tmp, target)
-            for p in parts:
-                p.unlink()
-            for stale in folder.glob(".*.tmp"):  # left by a writer killed mid-write
-                stale.unlink(missing_ok=True)
-            removed += len(parts)
-            self._seen.pop(folder, None)
-        return removed
+                if stale.stat().st_mtime < cutoff:
+                    stale.unlink(missing_ok=True)
+            except OSError:
+                pass
+        self._seen.pop(folder, None)
+        return len(parts)
 
     # ---------------------------------------------------------------- reading
     def _view_sql(self, table: str, schema: pa.Schema) -> str:
@@ -356,6 +370,11 @@ FROM (
     FROM api_activity
 )
 """
+
+
+def _count_files(folder: Path) -> int:
+    with os.scandir(folder) as entries:
+        return sum(1 for e in entries if e.name.endswith(".parquet"))
 
 
 def fetch_dicts(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
