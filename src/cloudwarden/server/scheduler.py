@@ -7,6 +7,7 @@ hand and stop; anything not started stays queued for the next start.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import threading
@@ -91,6 +92,7 @@ def run_baselines(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
     r = baseline_cls.open(ctx.state).update_from_lake(lake_cls(ctx.settings.lake_path))
     for a in r.alerts:
         ctx.metrics.alerts.labels(source=a.source, severity=a.severity).inc()
+        ctx.notifier.submit({f.name: getattr(a, f.name) for f in dataclasses.fields(a)})
     return {"api_events": r.api_events, "host_events": r.host_events, "alerts": len(r.alerts), "seconds": round(r.seconds, 2)}
 
 

@@ -13,6 +13,8 @@ TABLE_MODULES = [
     "cloudwarden.detect.alert_store",
     "cloudwarden.cloudtrail.checkpoint",
     "cloudwarden.server.auth_store",
+    "cloudwarden.server.jobs",
+    "cloudwarden.server.posture_store",
     "cloudwarden.server.agent_store",
     "cloudwarden.baseline.store",
     "cloudwarden.notify.store",

@@ -341,6 +341,18 @@ def ui_add_channel(request: Request, p: Principal = ADMIN, name: str = Form(max_
     return RedirectResponse("/settings", status_code=303)
 
 
+@router.post("/ui/agents/{agent_id}/revoke")
+def ui_revoke_agent(request: Request, agent_id: str, p: Principal = ADMIN) -> Response:
+    from cloudwarden.server.sources import load
+
+    ctx = ctx_of(request)
+    store = load("cloudwarden.server.agent_store", "AgentStore")(ctx.state)
+    if store.revoke(agent_id) is None:
+        raise HTTPException(404, "no such agent")
+    ctx.auth.audit(p.name, "agent.revoke", agent_id, client=client_of(request))
+    return RedirectResponse("/hosts", status_code=303)
+
+
 @router.post("/ui/scan")
 def ui_scan(request: Request, p: Principal = ANALYST, account: str = Form(max_length=128)) -> Response:
     ctx = ctx_of(request)
