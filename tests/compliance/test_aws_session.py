@@ -122,3 +122,21 @@ def test_iam_action_mapping() -> None:
     assert iam_action("efs", "DescribeFileSystems") == "elasticfilesystem:DescribeFileSystems"
     assert iam_action("apigateway", "GetRestApis") == "apigateway:GET"
     assert undeclared_calls(["iam:ListUsers", "s3:ListBuckets"], ["s3:ListAllMyBuckets"]) == ["iam:ListUsers -> iam:ListUsers"]
+
+
+def test_throttling_and_emulator_gaps_classified() -> None:
+    from botocore.exceptions import ClientError
+
+    throttled = ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "ListAnalyzers")
+    assert failure_from_exception("accessanalyzer", "us-east-1", "ListAnalyzers", throttled).code == "Throttled"
+    html = ClientError({"Error": {"Code": "500", "Message": "<!doctype html><title>500</title>"}}, "ListAnalyzers")
+    f = failure_from_exception("accessanalyzer", "us-east-1", "ListAnalyzers", html)
+    assert f.code == "ApiUnavailable" and "HTML error page" in f.message
+
+
+def test_emulator_html_500_is_not_retried(moto: MotoServer) -> None:
+    """moto has no Access Analyzer: its HTML 500 page must fail at once, not after 10 backed-off retries."""
+    client = AwsSession(endpoint_url=moto.url).client("accessanalyzer")
+    with pytest.raises(Exception) as info:
+        client.list_analyzers()
+    assert "reached max retries" not in str(info.value)  # botocore names the retries it made

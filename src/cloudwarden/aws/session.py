@@ -63,11 +63,13 @@ def _no_retry_on_html_error_page(response: Any = None, **_: Any) -> None:
     if not isinstance(response, tuple) or not response or response[0] is None:
         return
     http = response[0]
+    if getattr(http, "status_code", 0) < 500:
+        return  # only error pages are inspected: a successful (possibly streaming) body is never touched
     try:
         body = http.content[:64].lstrip().lower()
-    except Exception:  # noqa: BLE001 - a streaming body we must not consume
+    except Exception:  # noqa: BLE001 - an unreadable error body: leave the decision to botocore
         return
-    if http.status_code >= 500 and (body.startswith(b"<!doctype html") or body.startswith(b"<html")):
+    if body.startswith((b"<!doctype html", b"<html")):
         http.status_code = 501
 
 
