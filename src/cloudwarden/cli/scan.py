@@ -261,3 +261,13 @@ def diff_cmd(
                 for r in items[:limit]:
                     t.add_row(Text(r.arn), r.account_id, r.region)
                 console.print(t)
+
+
+@app.command("prune")
+def prune_cmd(
+    keep: Annotated[int, typer.Option(help="Scans to keep per scope (newest first; at least 1).")] = 100,
+) -> None:
+    """Delete old stored scans, keeping the newest KEEP of each scope."""
+    with cli_errors():
+        n = _store().prune(keep)
+        console.print(f"deleted {n} old scan(s)", markup=False, highlight=False)

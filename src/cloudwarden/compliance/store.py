@@ -250,3 +250,22 @@ class ScanStore:
 
     def iter_summaries(self) -> Iterator[ScanSummary]:
         yield from self.list(limit=1_000_000)
+
+    def prune(self, keep: int) -> int:
+        """Keep the newest `keep` scans of every scope (at least 1, so drift always has a base);
+        returns how many scans were deleted."""
+        keep = max(1, keep)
+        with self.state.session() as s:
+            rows = s.execute(select(ComplianceScanRow.id, ComplianceScanRow.scope_key).order_by(ComplianceScanRow.id.desc())).all()
+        seen: dict[str, int] = {}
+        doomed: list[int] = []
+        for scan_id, scope in rows:
+            seen[scope] = seen.get(scope, 0) + 1
+            if seen[scope] > keep:
+                doomed.append(scan_id)
+        with self.state.session() as s:
+            for i in range(0, len(doomed), 500):
+                chunk = doomed[i : i + 500]
+                s.execute(delete(ComplianceResultRow).where(ComplianceResultRow.scan_id.in_(chunk)))
+                s.execute(delete(ComplianceScanRow).where(ComplianceScanRow.id.in_(chunk)))
+        return len(doomed)

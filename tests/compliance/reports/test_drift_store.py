@@ -98,3 +98,20 @@ def test_store_round_trip_list_previous_and_delete(state) -> None:
     store.delete(first.stored_id or 0)
     with pytest.raises(StoreError, match="no stored scan"):
         store.get(first.stored_id or 0)
+
+
+def test_prune_keeps_newest_per_scope(state) -> None:
+    store = ScanStore(state)
+    for i in range(4):
+        store.save(make_scan(scan_id=f"{i:032d}"))
+    store.save(make_scan(scan_id="9" * 32, frameworks=["cis-3.0"]))
+    assert store.prune(keep=2) == 2
+    assert [s.scan_uid[-1] for s in store.list()] == ["9", "3", "2"]
+    assert store.prune(keep=0) == 1  # at least one per scope is kept
+    assert len(store.get(store.list()[0].id).results) == 7
+    from sqlalchemy import func, select
+
+    from cloudwarden.compliance.store import ComplianceResultRow
+
+    with state.session() as s:
+        assert s.scalar(select(func.count()).select_from(ComplianceResultRow)) == 14  # no orphaned results
