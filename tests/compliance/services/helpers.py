@@ -8,21 +8,11 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from cloudwarden.aws.actions import iam_action as core_iam_action
+from cloudwarden.aws.actions import iam_action
 from cloudwarden.compliance.collectors.base import CollectContext, RequestCounter, all_collectors
 from cloudwarden.compliance.inventory import GLOBAL, Inventory
 
 ACCOUNT = "123456789012"  # moto's default account
-
-# Where cloudwarden.aws.actions (compliance-core's mapping) lacks an entry; everything else uses it.
-ACTION_ALIASES = {
-    "s3:GetObjectLockConfiguration": "s3:GetBucketObjectLockConfiguration",
-}
-
-
-def iam_action(service: str, operation: str) -> str:
-    return ACTION_ALIASES.get(f"{service}:{operation}") or core_iam_action(service, operation)
-
 
 class Collected:
     def __init__(self, inventory: Inventory, counter: RequestCounter) -> None:
