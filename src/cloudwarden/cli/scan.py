@@ -20,6 +20,7 @@ from typing import Annotated
 
 import orjson
 import typer
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
@@ -174,11 +175,17 @@ def list_scans(
         if not rows:
             console.print("no stored scans")
             return
-        t = Table("id", "scan", "finished (UTC)", "accounts", "regions", "frameworks", "pass", "fail", "not eval.")
+        t = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+        for col in ("id", "scan", "finished (UTC)"):
+            t.add_column(col, no_wrap=True)
+        t.add_column("pass/fail/n.e.", justify="right", no_wrap=True)
+        for col in ("accounts", "regions", "frameworks"):
+            t.add_column(col, overflow="fold", ratio=1)
         for r in rows:
+            accts = ", ".join(r.accounts[:3]) + (f" (+{len(r.accounts) - 3})" if len(r.accounts) > 3 else "")
             t.add_row(
-                str(r.id), r.scan_uid[:12], r.finished_at.strftime("%Y-%m-%d %H:%M:%S"), Text(", ".join(r.accounts)),
-                Text(", ".join(r.regions) or "*"), ", ".join(r.frameworks), str(r.passed), str(r.failed), str(r.not_evaluated),
+                str(r.id), r.scan_uid[:8], r.finished_at.strftime("%Y-%m-%d %H:%M"),
+                f"{r.passed}/{r.failed}/{r.not_evaluated}", Text(accts), Text(", ".join(r.regions) or "*"), ", ".join(r.frameworks),
             )  # fmt: skip
         console.print(t)
 
