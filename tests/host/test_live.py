@@ -115,7 +115,7 @@ def test_su_and_sudo_privilege_changes(audit_free: None, own_auid: int) -> None:
             subprocess.run(as_auid(own_auid, "sudo", "-n", "-u", u.name, "id", "-u"), check=True, capture_output=True, timeout=30)
             su = c.wait_for(lambda e: e.kind == "privilege" and e.action == "su" and e.target_user == u.name)
             sudo = c.wait_for(lambda e: e.kind == "privilege" and e.action == "sudo" and e.auid == own_auid)
-            setuid = c.wait_for(lambda e: e.kind == "privilege" and e.action == "setuid" and e.target_user == u.name)
+            setuid = c.wait_for(lambda e: e.kind == "privilege" and e.action == "setuid" and e.extra.get("target_id") == str(u.uid))
         assert su and su[0].auid == own_auid
         assert sudo and sudo[0].argv[:2] == ["id", "-u"]
         assert setuid and setuid[0].auid == own_auid
@@ -212,6 +212,10 @@ def test_audit_rules_are_removed_when_the_agent_dies(audit_free: None, own_auid:
         "t = threading.Thread(target=s.run, args=(lambda e: None, threading.Event()), daemon=True); t.start()\n"
         "s.ready.wait(20); print('ready', flush=True); time.sleep(60)\n"
     )
+    from cloudwarden.host.sources.audit import AUDIT_STATUS_ENABLED, AuditNetlink
+
+    nl = AuditNetlink()
+    before = nl.get_status()
     p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert p.stdout is not None and p.stdout.readline().strip() == "ready"
@@ -229,6 +233,8 @@ def test_audit_rules_are_removed_when_the_agent_dies(audit_free: None, own_auid:
     t.join(timeout=10)
     src.close()
     assert f"cw{p.pid}_" not in _auditctl("-l", check=False)
+    nl.set_status(mask=AUDIT_STATUS_ENABLED, enabled=before.enabled)  # the killed agent could not restore it
+    nl.close()
 
 
 def test_auditd_log_follower_when_auditd_owns_audit(audit_free: None, own_auid: int, tmp_path: Path) -> None:

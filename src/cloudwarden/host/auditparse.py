@@ -301,23 +301,30 @@ class HostIdentity:
         return f"{self.host_id}:audit:{ev.time:.3f}:{ev.serial}:{idx}"
 
 
-_USER_CACHE: dict[int, str] = {}
+_USER_CACHE: dict[int, tuple[str, float]] = {}
+_USER_TTL = 10.0  # uids are reused when accounts come and go; do not trust a name for long
 
 
 def uid_name(uid: int) -> str:
-    """Name for a uid from the local passwd database (cached; empty when unknown)."""
+    """Name for a uid from the local passwd database (cached briefly; empty when unknown)."""
     if uid < 0:
         return ""
-    if uid not in _USER_CACHE:
-        if len(_USER_CACHE) > 4096:
-            _USER_CACHE.clear()
-        try:
-            import pwd
+    import time
 
-            _USER_CACHE[uid] = pwd.getpwuid(uid).pw_name
-        except (KeyError, ImportError):
-            _USER_CACHE[uid] = ""
-    return _USER_CACHE[uid]
+    now = time.monotonic()
+    hit = _USER_CACHE.get(uid)
+    if hit is not None and now - hit[1] < _USER_TTL:
+        return hit[0]
+    if len(_USER_CACHE) > 4096:
+        _USER_CACHE.clear()
+    try:
+        import pwd
+
+        name = pwd.getpwuid(uid).pw_name
+    except (KeyError, ImportError):
+        name = ""
+    _USER_CACHE[uid] = (name, now)
+    return name
 
 
 _AUDIT_EXTRA_KEYS = ("syscall", "key", "comm", "tty", "success", "exit", "a0", "a1", "a2", "a3", "suid", "fsuid", "egid", "res", "terminal", "addr", "hostname", "op", "acct")
