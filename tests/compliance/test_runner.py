@@ -172,9 +172,18 @@ def test_organization_scan(moto: MotoServer) -> None:
     assert "AccessDenied" in next(a.error for a in run.accounts if a.account_id == denied)
     assert run.results == []  # streamed, not kept
     assert sorted(a for a, _ in streamed) == sorted([ACCOUNT, prod, dev, denied])
-    assert all(n > 0 for a, n in streamed if a != denied)
+    assert all(n > 0 for _, n in streamed)  # the unreachable account reports every check NOT_EVALUATED
 
     kept = scan(ScanOptions(endpoint_url=moto.url, regions=["us-east-1"], org_role="Audit",
                             check_ids={"iam_user_mfa_enabled_console_access"}))
     mfa = {(r.account_id, r.status) for r in kept.results}
-    assert (prod, Status.FAIL) in mfa and (dev, Status.PASS) in mfa
+    assert (prod, Status.FAIL) in mfa and (dev, Status.PASS) in mfa and (denied, Status.PASS) in mfa
+
+
+def test_unreachable_account_results() -> None:
+    from cloudwarden.compliance.runner import _unreachable_results
+
+    checks = select_checks(all_checks(), "cis-7.0")
+    results = _unreachable_results("210987654321", "aws", checks, "sts:AssumeRole Audit: AccessDenied")
+    assert len(results) == len(checks)
+    assert all(r.status is Status.NOT_EVALUATED and "AccessDenied" in r.reason and r.account_id == "210987654321" for r in results)

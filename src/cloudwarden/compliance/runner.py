@@ -257,6 +257,15 @@ def scan_account(
     return results, failures
 
 
+def _unreachable_results(account_id: str, partition: str, checks: Sequence[Check], error: str) -> list[CheckResult]:
+    """An account that could not be scanned shows every check NOT_EVALUATED with why, in every report."""
+    return [
+        CheckResult(Status.NOT_EVALUATED, f"arn:{partition}:iam::{account_id}:root", f"account not scanned: {error}",
+                    GLOBAL, c.meta.resource_type, check_id=c.meta.id, account_id=account_id)
+        for c in checks
+    ]
+
+
 def _partition_of(arn: str) -> str:
     parts = arn.split(":")
     return parts[1] if len(parts) > 1 and parts[1] else "aws"
@@ -299,6 +308,22 @@ def scan(
     lock = threading.Lock()
     all_regions: set[str] = set()
 
+    def guarded(acct: OrgAccount, pool: ThreadPoolExecutor) -> None:
+        try:
+            one_account(acct, pool)
+        except Exception as exc:  # noqa: BLE001 - one account's unexpected error must not end an Organization scan
+            error = f"scan of this account stopped: {type(exc).__name__}: {exc}"
+            summary = AccountSummary(acct.account_id, acct.name, "failed", error)
+            results = _unreachable_results(acct.account_id, partition, checks, error)
+            with lock:
+                run.accounts.append(summary)
+                if options.keep_results:
+                    run.results.extend(results)
+            if progress:
+                progress(ProgressEvent("account_failed", acct.account_id, label=error))
+            if on_account is not None:
+                on_account(summary, results)
+
     def one_account(acct: OrgAccount, pool: ThreadPoolExecutor) -> None:
         summary = AccountSummary(acct.account_id, acct.name)
         if progress:
@@ -322,6 +347,8 @@ def scan(
                     session, error = None, f"cannot discover enabled regions (ec2:DescribeRegions): {exc}"
         if session is None:
             summary.status, summary.error = "failed", error
+            results = _unreachable_results(acct.account_id, partition, checks, error)
+            summary.results = len(results)
             if progress:
                 progress(ProgressEvent("account_failed", acct.account_id, label=error))
         else:
@@ -344,10 +371,10 @@ def scan(
 
     with ThreadPoolExecutor(max_workers=max(1, options.max_workers), thread_name_prefix="cw-collect") as pool:
         if len(org_accounts) == 1:
-            one_account(org_accounts[0], pool)
+            guarded(org_accounts[0], pool)
         else:
             with ThreadPoolExecutor(max_workers=max(1, options.account_workers), thread_name_prefix="cw-account") as accts:
-                for fut in [accts.submit(one_account, a, pool) for a in org_accounts]:
+                for fut in [accts.submit(guarded, a, pool) for a in org_accounts]:
                     fut.result()
 
     run.accounts.sort(key=lambda a: a.account_id)
