@@ -96,6 +96,8 @@ def test_events_query_cannot_read_or_write_files(ingested: Path, tmp_path: Path)
         "SELECT * FROM read_json('/etc/hostname')",
         f"WITH x AS (SELECT * FROM read_csv_auto('{secret}')) SELECT * FROM x",
         "SELECT * FROM glob('/etc/*')",
+        f"SELECT * FROM read_csv('{lake.root}/../../secret.csv')",  # traversal out of the allowed lake folder
+        "SELECT * FROM duckdb_secrets()",
     ):
         with pytest.raises(StoreError):
             read_only_query(lake, sql)
