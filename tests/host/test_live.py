@@ -56,6 +56,7 @@ def test_audit_exec_network_privilege_file_and_recorded_replay(audit_free: None,
     assert execs and execs[0].argv == ["/bin/echo", "hello world", marker] and execs[0].argv_complete
     e = execs[0]
     assert e.auid == own_auid and e.session_id > 0 and e.exe == "/usr/bin/echo" and e.parent_exe.endswith("dash")
+    assert e.extra["parent_cmdline"].startswith("sh -c /bin/echo 'hello world'")
     assert conns and conns[0].exe.endswith("bash") and conns[0].direction == "outbound" and conns[0].dst_ip == "127.0.0.1"
     assert files and files[0].action in ("create", "write") and files[0].exe.endswith(("dash", "sh"))
     assert privs and {p.action for p in privs} & {"setuid", "setgid"}

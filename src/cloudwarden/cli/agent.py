@@ -137,7 +137,8 @@ def status(json_out: Annotated[bool, typer.Option("--json", help="Print JSON")] 
             err_console.print(f"no agent status at {path} (has `cloudwarden agent run` been started with this home?)")
             raise typer.Exit(EXIT_ERROR)
         st = orjson.loads(path.read_bytes())
-        alive = bool(st.get("pid")) and Path(f"/proc/{st['pid']}").exists() and time.time() - float(st.get("updated", 0)) < 10
+        alive = (not st.get("stopped") and bool(st.get("pid")) and Path(f"/proc/{st['pid']}").exists()
+                 and time.time() - float(st.get("updated", 0)) < 10)
         st["running"] = alive
         if json_out:
             console.print_json(json.dumps(st, default=str))

@@ -107,6 +107,7 @@ class Agent:
         self.shipper: Shipper | None = None
         self.stop = threading.Event()
         self._writer_stop = threading.Event()  # set only after every source has stopped and flushed
+        self._stopped = False
         self.started = time.time()
         self._pid = os.getpid()
 
@@ -211,6 +212,7 @@ class Agent:
             "pid": self._pid, "started": self.started, "server_url": self.opts.server_url, "host": self.meta,
             "health": self.health(), "spool": self.spool.stats(),
             "shipper": asdict(self.shipper.status) if self.shipper else None, "updated": time.time(),
+            "stopped": self._stopped,
         }
 
     def _write_status(self) -> None:
@@ -262,6 +264,7 @@ class Agent:
                 ship_thread.join(timeout=30)
                 self.shipper.drain(timeout=10)
                 self.shipper.close()
+            self._stopped = True
             self._write_status()
             self.spool.close()
 

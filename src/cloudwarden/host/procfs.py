@@ -119,6 +119,7 @@ class ProcessCache:
         self.max_entries = max_entries
         self.root = root
         self._d: OrderedDict[int, tuple[str, int, int]] = OrderedDict()
+        self._cmd: OrderedDict[int, str] = OrderedDict()
 
     def remember(self, pid: int, exe: str, ppid: int, sid: int = 0) -> None:
         if pid <= 0:
@@ -138,8 +139,28 @@ class ProcessCache:
             return self._d.get(pid)
         return hit
 
+    def remember_cmdline(self, pid: int, cmdline: str) -> None:
+        if pid <= 0:
+            return
+        self._cmd[pid] = cmdline[:4096]
+        self._cmd.move_to_end(pid)
+        while len(self._cmd) > self.max_entries:
+            self._cmd.popitem(last=False)
+
+    def cmdline(self, pid: int) -> str:
+        """Command line of a (parent) process: remembered from its exec, else read from /proc."""
+        hit = self._cmd.get(pid)
+        if hit is not None:
+            return hit
+        info = read_proc(pid, self.root)
+        if info.argv:
+            self.remember_cmdline(pid, " ".join(info.argv))
+            return self._cmd[pid]
+        return ""
+
     def forget(self, pid: int) -> None:
         self._d.pop(pid, None)
+        self._cmd.pop(pid, None)
 
     def chain(self, ppid: int) -> list[str]:
         """exe of parent, grandparent, ... stopping after the session leader or pid 1."""

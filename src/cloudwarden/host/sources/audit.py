@@ -311,10 +311,13 @@ class AuditSource(Source):
         assert isinstance(h, HostEvent)
         if h.kind == "process":
             self.cache.remember(h.pid, h.exe, h.ppid)
+            self.cache.remember_cmdline(h.pid, " ".join(h.argv))
         if h.ppid > 0:
             chain = self.cache.chain(h.ppid)
             h.ancestors = chain
             h.parent_exe = chain[0] if chain else ""
+            if h.kind == "process":
+                h.extra["parent_cmdline"] = self.cache.cmdline(h.ppid)
         if h.pid > 0 and h.kind in ("process", "network"):
             info = read_proc(h.pid)
             h.container_id = info.container_id

@@ -122,6 +122,7 @@ class ProcConnectorSource(Source):
                 hit = self.cache.lookup(ppid)
                 if hit is not None:
                     self.cache.remember(ctgid, hit[0], ppid, hit[2])
+                    self.cache.remember_cmdline(ctgid, self.cache.cmdline(ppid))
             elif what == PROC_EVENT_COMM:
                 _pid, tgid = struct.unpack_from("=II", d, 0)
                 self._comm[tgid] = d[8:24].split(b"\0", 1)[0].decode("utf-8", "replace")
@@ -139,13 +140,16 @@ class ProcConnectorSource(Source):
             comm = info.comm or self._comm.get(pid, "")
             info.argv = [comm] if comm else []
         self.cache.remember(pid, info.exe or info.comm, info.ppid, info.sid)
+        parent_cmd = self.cache.cmdline(info.ppid) if info.ppid else ""
+        if info.argv:
+            self.cache.remember_cmdline(pid, " ".join(info.argv))
         chain = self.cache.chain(info.ppid) if info.ppid else []
         ev = HostEvent(
             event_id="", host_id=self.host_id, hostname=self.hostname, time=time.time(), kind="process",
             action="exec", source=self.name, pid=pid, ppid=info.ppid, uid=info.uid, euid=info.euid, gid=info.gid,
             auid=info.auid, session_id=info.session_id, user=uid_name(info.uid), exe=info.exe, argv=info.argv,
             argv_complete=info.complete, cwd=info.cwd, parent_exe=chain[0] if chain else "", ancestors=chain,
-            container_id=info.container_id,
+            container_id=info.container_id, extra={"parent_cmdline": parent_cmd} if parent_cmd else {},
         )
         if not info.complete:
             self.stats.incomplete += 1

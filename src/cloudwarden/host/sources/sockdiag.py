@@ -200,6 +200,8 @@ class SockDiagSource(Source):
         for ino in [i for i in self._pid_of if i not in live_inodes]:
             del self._pid_of[ino]
         listen_ports = {r.sport for r in rows if r.state == TCP_LISTEN}
+        # Bounded: forget listeners that are gone (a later re-listen is reported again).
+        self._listening &= {(r.src, r.sport) for r in rows if r.state == TCP_LISTEN}
         seen: set[bytes] = set()
         for r in rows:
             pid = self._pid_of.get(r.inode, 0)
