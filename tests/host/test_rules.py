@@ -58,14 +58,17 @@ def _ev(**kw: Any) -> HostEvent:
 
 def test_mapping_process_network_file_auth_views() -> None:
     p = _ev(exe="/usr/bin/bash", argv=["bash", "-c", "id"], parent_exe="/usr/sbin/sshd", cwd="/root", user="root",
-            session_id=7, extra={"audit_serial": "1", "key": "k", "comm": "bash"})
+            session_id=7, extra={"audit_serial": "1", "key": "k", "comm": "bash", "syscall": "59", "syscall_name": "execve"})
     views = to_sigma(p)
     assert [v["logsource_category"] or v["logsource_service"] for v in views] == ["process_creation", "auditd", "auditd"]
     pc, execve, sysc = views
     assert (pc["Image"], pc["CommandLine"], pc["ParentImage"], pc["CurrentDirectory"], pc["LogonId"]) == (
         "/usr/bin/bash", "bash -c id", "/usr/sbin/sshd", "/root", 7)
     assert (execve["type"], execve["a0"], execve["a2"]) == ("EXECVE", "bash", "id")
-    assert (sysc["type"], sysc["exe"], sysc["comm"], sysc["key"]) == ("SYSCALL", "/usr/bin/bash", "bash", "k")
+    assert (sysc["type"], sysc["exe"], sysc["comm"], sysc["key"], sysc["syscall"], sysc["syscall_nr"]) == (
+        "SYSCALL", "/usr/bin/bash", "bash", "k", "execve", "59")
+    path_view = to_sigma(_ev(kind="file", action="create", path="/etc/cron.d/x", extra={"audit_serial": "2", "nametype": "CREATE"}))[1]
+    assert (path_view["type"], path_view["name"], path_view["nametype"]) == ("PATH", "/etc/cron.d/x", "CREATE")
     n = to_sigma(_ev(kind="network", action="connect", direction="outbound", dst_ip="203.0.113.5", dst_port=443, exe="/usr/bin/curl"))[0]
     assert (n["DestinationIp"], n["DestinationPort"], n["Initiated"], n["Image"]) == ("203.0.113.5", 443, "true", "/usr/bin/curl")
     f = to_sigma(_ev(kind="file", action="write", path="/etc/sudoers", exe="/usr/bin/vi"))[0]

@@ -385,6 +385,7 @@ def _syscall_event(ev: AuditEvent, sysc: Record, ident: HostIdentity) -> list[Ho
         key = ""
     h = _base(ev, ident, 0, "process", "exec", f)
     h.cwd = cwd
+    h.extra["syscall_name"] = name
     if key:
         h.extra["key"] = key
     if name in EXEC_CALLS:
@@ -458,6 +459,7 @@ def _syscall_event(ev: AuditEvent, sysc: Record, ident: HostIdentity) -> list[Ho
         # For renames the destination (CREATE) is the interesting path.
         chosen = next((p for p, t in paths if t == "CREATE"), paths[-1][0])
         h.path = chosen
+        h.extra["nametype"] = next((t for p, t in paths if p == chosen), "")
         h.extra["paths"] = ";".join(p for p, _ in paths)[:1000]
         pt = ev.first("PROCTITLE")
         if pt is not None:

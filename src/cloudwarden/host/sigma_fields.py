@@ -72,7 +72,9 @@ def _auditd_syscall(ev: HostEvent, rtype: str = "SYSCALL") -> dict[str, Any]:
     x = ev.extra
     d.update({
         "type": rtype,
-        "syscall": x.get("syscall", ""),
+        # the name, as ausearch -i / ENRICHED logs show it (numbers differ between architectures)
+        "syscall": x.get("syscall_name") or x.get("syscall", ""),
+        "syscall_nr": x.get("syscall", ""),
         "key": x.get("key", ""),
         "exe": ev.exe,
         "comm": x.get("comm", ev.exe.rsplit("/", 1)[-1]),
@@ -139,6 +141,7 @@ def _file(ev: HostEvent) -> dict[str, Any]:
 def _auditd_path(ev: HostEvent) -> dict[str, Any]:
     d = _auditd_syscall(ev, "PATH")
     d["name"] = ev.path
+    d["nametype"] = ev.extra.get("nametype") or {"create": "CREATE", "delete": "DELETE"}.get(ev.action, "NORMAL")
     return d
 
 
