@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives for real: Chromium (browser tests), PostgreSQL
 # (state store on PostgreSQL), OpenSSH server + sshpass (SSH login capture), auditd (audit source),
-# rsyslog (auth.log). Needs root and apt; elsewhere it says what is missing and the tests that need
+# rsyslog (auth.log), sudo (privilege-change tests). Needs root and apt; elsewhere it says what is missing and the tests that need
 # each component skip with that reason.
 set -euo pipefail
-PKGS=(chromium postgresql openssh-server sshpass auditd rsyslog iproute2 util-linux procps)
+PKGS=(chromium postgresql openssh-server sshpass auditd rsyslog iproute2 util-linux procps sudo)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
