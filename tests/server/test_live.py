@@ -64,6 +64,19 @@ def test_bucket_policy_change_flips_control_and_alerts(moto: Any) -> None:
     ctx.auth.add_user("ana", "analyst-password", "analyst")
     token = ctx.auth.create_token("ana", "test")
 
+    # the scan is stored too: scans, diffs and report downloads come from the compliance store
+    with TestClient(create_app(settings, state=ctx.state, background=False)) as api:
+        h0 = {"authorization": f"Bearer {token}"}
+        scans = api.get("/api/v1/scans", headers=h0).json()["items"]
+        assert len(scans) == 1
+        detail = api.get(f"/api/v1/scans/{scans[0]['id']}", params={"limit": 5}, headers=h0).json()
+        assert detail["results"]["total"] >= 1 and len(detail["results"]["items"]) <= 5
+        assert "summary" in api.get(f"/api/v1/scans/{scans[0]['id']}/diff", headers=h0).json()
+        for fmt, needle in (("csv", "payroll"), ("html", "payroll"), ("ocsf", "class_uid"), ("asff", "SchemaVersion")):
+            r = api.get(f"/api/v1/reports/latest.{fmt}", headers=h0)
+            assert r.status_code == 200 and needle in r.text and "attachment" in r.headers["content-disposition"], fmt
+        assert api.get("/api/v1/reports/latest.exe", headers=h0).status_code == 404
+
     with TestClient(app) as client:  # the lifespan starts the scheduler's workers
         # the change, made the way an attacker would
         s3.put_bucket_policy(Bucket="payroll", Policy=_public_read("payroll"))

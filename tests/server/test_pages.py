@@ -24,7 +24,7 @@ def test_hostile_strings_are_escaped_in_pages(sqlite_server: Server) -> None:
 
 
 def test_agents_listed_and_revoked_by_admin_only(sqlite_server: Server) -> None:
-    info, token = AgentStore(sqlite_server.ctx.state).enroll("web-1 agent", "web-1", "host-1")
+    info, _token = AgentStore(sqlite_server.ctx.state).enroll("web-1 agent", "web-1", "host-1")
     viewer, vcsrf = sqlite_server.login("viewer")
     page = viewer.get("/hosts", headers={"accept": "text/html"}).text
     assert "web-1 agent" in page and "Revoke" not in page

@@ -14,7 +14,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cloudwarden.server.change_map import ChangeTarget
@@ -78,11 +78,33 @@ def run_live(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_trail_poll(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
+    """Ingest new CloudTrail objects from the account's bucket (checkpointed: only new objects are read),
+    then queue live compliance re-checks for the resource-changing calls among them."""
     acct = next((a for a in ctx.accounts if a.name == payload.get("account")), None)
     if acct is None or not acct.trail_bucket:
         return {"skipped": "no trail_bucket configured"}
-    poll = load("cloudwarden.cloudtrail.ingest", "poll_s3")
-    return dict(poll(ctx, acct))
+    ingest = load("cloudwarden.cloudtrail.ingest", "ingest")
+    options_cls = load("cloudwarden.cloudtrail.ingest", "IngestOptions")
+    lake_cls = load("cloudwarden.store.lake", "Lake")
+    from cloudwarden.server.change_map import CHANGE_EVENTS
+
+    started = datetime.now(UTC)
+    spec = f"s3://{acct.trail_bucket}/{acct.trail_prefix.lstrip('/')}"
+    summary = ingest(spec, lake_cls(ctx.settings.lake_path), ctx.state,
+                     options_cls(endpoint_url=acct.endpoint_url, region_name=(acct.regions or ("us-east-1",))[0]))
+    d = summary.to_dict()
+    ctx.metrics.ingested.labels(kind="cloudtrail").inc(int(d.get("events", 0)))
+    queued = 0
+    if d.get("events"):
+        apis = sorted({api for _, names in CHANGE_EVENTS.values() for api in names})
+        marks = ", ".join("?" for _ in apis)
+        # events written by this poll: the lake has no ingest time, so look at event times of the last day
+        rows = ctx.reader.rows(f"SELECT raw FROM api_activity WHERE api IN ({marks}) AND time >= ?",  # noqa: S608 - placeholders only
+                               [*apis, started - timedelta(days=1)])
+        import orjson
+
+        queued = ctx.queue_changes([orjson.loads(r["raw"]) for r in rows if r.get("raw")])
+    return {"events": d.get("events", 0), "alerts": d.get("alerts_stored", 0), "rechecks_queued": queued}
 
 
 def run_baselines(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
