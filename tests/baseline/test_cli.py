@@ -21,9 +21,10 @@ def test_status_update_explain_feedback(tmp_path: Path) -> None:
     assert "no data" in r.output
     lake = Lake(Path(os.environ["CLOUDWARDEN_HOME"]) / "lake")
     lake.write_api_activity([*history(), act(user("dev4"), "CreateAccessKey", day(5), "iam.amazonaws.com", read_only=False)])
-    r = runner.invoke(app, ["baseline", "update"], env=env)
+    r = runner.invoke(app, ["baseline", "update", "--regroup"], env=env)
     assert r.exit_code == 0, r.output
     assert "read 121 API events" in r.output and "1 alert(s)" in r.output and "[high]" in r.output
+    assert "peer groups recomputed from the lake: 1" in r.output
     alert_id = r.output.split("#", 1)[1].split()[0]
     r = runner.invoke(app, ["baseline", "explain", alert_id], env=env)
     assert r.exit_code == 0 and "first-seen:principal-api" in r.output.replace("\n", "")

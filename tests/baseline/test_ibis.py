@@ -66,3 +66,19 @@ def test_host_launch_edges_match_python(tmp_path: Path) -> None:
     assert {(r["host_id"], r["parent_exe"], r["exe"]): (r["count"], r["active_days"]) for r in got} == {
         k: (len(v), len({int(x // 86400) for x in v})) for k, v in plain.items()
     }
+
+
+def test_peer_groups_from_the_lake_equal_groups_from_memory(tmp_path: Path) -> None:
+    from cloudwarden.baseline.cloud import CloudConfig
+    from cloudwarden.baseline.engine import Baseline
+    from cloudwarden.store.state import open_store
+    from tests.baseline.test_engine import history
+
+    lake = Lake(tmp_path / "lake")
+    lake.write_api_activity(history())
+    b = Baseline.open(open_store(f"sqlite:///{tmp_path / 's.db'}"), cloud_config=CloudConfig(learning_days=3.0))
+    b.update(history())
+    b.cloud.recluster()
+    in_memory = dict(b.cloud.groups)
+    assert b.recluster_from_lake(lake) == 1
+    assert b.cloud.groups == in_memory

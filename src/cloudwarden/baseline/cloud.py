@@ -278,12 +278,16 @@ class CloudBaseline:
                     t.items[item] = new_record(self.now or 0.0)
         return len(targets)
 
-    def recluster(self) -> None:
-        vectors = {
-            name: {k[4:]: float(v[3]) for k, v in p.items.items() if k.startswith("api|")}
-            for name, p in self.profiles.items()
-            if p.ptype != "AWSService" and not name.startswith("service:")
-        }
+    def recluster(self, vectors: dict[str, dict[str, float]] | None = None) -> None:
+        """Group principals by their API usage; `vectors` may come from the lake (`ibis_views`) at scale."""
+        if vectors is None:
+            vectors = {
+                name: {k[4:]: float(v[3]) for k, v in p.items.items() if k.startswith("api|")}
+                for name, p in self.profiles.items()
+                if p.ptype != "AWSService" and not name.startswith("service:")
+            }
+        else:
+            vectors = {n: v for n, v in vectors.items() if not n.startswith("service:")}
         self.groups = peer_mod.cluster(vectors)
         self.members = {}
         for name, g in sorted(self.groups.items()):

@@ -187,6 +187,20 @@ class Baseline:
         result.seconds = _time.perf_counter() - started
         return result
 
+    def recluster_from_lake(self, lake: Any, days: int = 28) -> int:
+        """Recompute peer groups from the lake's per-principal API vectors (an Ibis aggregation, so it runs
+        where the lake lives), instead of from the profiles in memory. Returns the number of groups."""
+        from datetime import timedelta
+
+        from cloudwarden.baseline import ibis_views
+
+        con = ibis_views.connect(lake)
+        t = con.table("api_activity")
+        since = datetime.fromtimestamp(self.cloud.now, UTC) - timedelta(days=days) if self.cloud.now else None
+        rows = ibis_views.principal_api_vectors(t, since).to_pyarrow().to_pylist()
+        self.cloud.recluster(ibis_views.vectors(rows))
+        return len(self.cloud.members)
+
     # ------------------------------------------------------------------ feedback and explanation
     def feedback(self, alert_id: int, expected: bool = True, scope: str = "entity", by: str = "") -> int:
         """Mark an alert's behaviour as expected for its entity (or its whole peer group): it joins the

@@ -73,6 +73,7 @@ def _seconds(text: str) -> float:
 def update(
     lake_path: str = typer.Option("", "--lake", help="Lake folder (default: the configured lake)."),
     every: str = typer.Option("", help="Keep updating at this interval (e.g. 1h) until interrupted."),
+    regroup: bool = typer.Option(False, "--regroup", help="Recompute peer groups from the lake (Ibis) after the update."),
 ) -> None:
     """Learn from the lake's events past the saved watermark and raise alerts (run at least hourly)."""
     import time
@@ -90,6 +91,9 @@ def update(
                           f"{len(r.alerts)} alert(s)")
             for alert, alert_id in zip(r.alerts, r.alert_ids, strict=False):
                 console.print(f"  {escape('[' + alert.severity + ']')} #{alert_id} {escape(alert.explanation)}")
+            if regroup and lake.files("api_activity"):
+                console.print(f"peer groups recomputed from the lake: {b.recluster_from_lake(lake)}")
+                b.save()
             if not interval:
                 return
             try:
