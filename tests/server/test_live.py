@@ -122,3 +122,28 @@ def test_bucket_policy_change_flips_control_and_alerts(moto: Any) -> None:
         while time.monotonic() < deadline and ctx.posture.get(ACCOUNT, CHECK, arn)["status"] != "PASS":
             time.sleep(0.05)
         assert ctx.posture.get(ACCOUNT, CHECK, arn)["status"] == "PASS"
+
+
+def test_trail_poll_ingests_new_objects_and_queues_rechecks(moto: Any) -> None:
+    import gzip
+
+    from cloudwarden.server.context import ServerContext
+    from cloudwarden.server.scheduler import run_trail_poll
+
+    s3 = boto3.client("s3", endpoint_url=moto.url, region_name="us-east-1")
+    s3.create_bucket(Bucket="trail-logs")
+    ev = _put_policy_event("payroll", _public_read("payroll"))
+    ev["eventTime"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    other = {**ev, "eventID": "read-1", "eventName": "GetBucketPolicy", "readOnly": True}
+    key = f"AWSLogs/{ACCOUNT}/CloudTrail/us-east-1/{ev['eventTime'][:10].replace('-', '/')}/{ACCOUNT}_CloudTrail_us-east-1_x.json.gz"
+    s3.put_object(Bucket="trail-logs", Key=key, Body=gzip.compress(json.dumps({"Records": [ev, other]}).encode()))
+    settings = load_settings()
+    settings.server.accounts = [{"name": "demo", "endpoint_url": moto.url, "regions": ["us-east-1"], "trail_bucket": "trail-logs"}]
+    ctx = ServerContext(settings)
+    first = run_trail_poll(ctx, {"account": "demo"})
+    assert first["events"] == 2 and first["rechecks_queued"] == 1
+    jobs = [j for j in ctx.jobs.list(10) if j["kind"] == "live_recheck"]
+    assert jobs and jobs[0]["payload"]["service"] == "s3" and jobs[0]["payload"]["resource"] == "payroll"
+    # checkpointed: polling again reads nothing new
+    assert run_trail_poll(ctx, {"account": "demo"})["events"] == 0
+    ctx.close()
