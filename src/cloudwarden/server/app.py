@@ -72,9 +72,10 @@ def create_app(settings: Settings | None = None, *, state: StateStore | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if background and settings.server.scheduler_enabled:
-            ctx.scheduler = Scheduler(ctx, workers=settings.server.workers).start()
+        if background:
             ctx.notifier.start()
+            if settings.server.scheduler_enabled:
+                ctx.scheduler = Scheduler(ctx, workers=settings.server.workers).start()
         try:
             yield
         finally:
