@@ -13,12 +13,13 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import statistics
 import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -102,7 +103,7 @@ def build_alerts(ctx: object, n: int) -> None:
 
 def pct(values: list[float], q: float) -> float:
     s = sorted(values)
-    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
 
 
 def main() -> None:
@@ -117,8 +118,8 @@ def main() -> None:
     import uvicorn
 
     from cloudwarden.config import load_settings
+    from cloudwarden.demo.moto import free_port
     from cloudwarden.server.app import create_app
-    from tests.helpers.moto_server import free_port
 
     settings = load_settings()
     settings.server.scheduler_enabled = False
@@ -180,6 +181,7 @@ def main() -> None:
     server.should_exit = True
     th.join(10)
     ctx.close()
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
