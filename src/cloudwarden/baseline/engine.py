@@ -291,36 +291,34 @@ def _advance(mark: tuple[float, list[str]], seen: list[tuple[float, str]]) -> tu
 
 
 def _lake_rows(lake: Any, view: str, mark: tuple[float, list[str]], batch: int, cls: Any, fields: set[str]) -> Iterator[list[Any]]:
-    """Rows of a lake view at or after the watermark, in time order, as model records."""
+    """Rows of a lake view at or after the watermark, in time order, as model records (Arrow batches; the
+    raw CloudTrail text is not read: every feature the baselines use has its own column)."""
     since, edge = mark
     edge_set = set(edge)
     con = lake.connect()
     try:
-        if view == "api_activity":
-            sql = "SELECT * FROM api_activity WHERE epoch(time) >= ? ORDER BY time, event_id"
-        else:
-            sql = "SELECT * FROM host_events WHERE time >= ? ORDER BY time, event_id"
+        cols = sorted(fields - {"raw"})
+        select = ", ".join(f'"{c}"' for c in cols)
+        where = "epoch(time) >= ?" if view == "api_activity" else "time >= ?"
+        sql = f"SELECT {select} FROM {view} WHERE {where} ORDER BY time, event_id"  # noqa: S608 - fixed names, value bound
         try:
-            cur = con.execute(sql, [since])
-        except Exception as exc:
+            reader = con.sql(sql, params=[since]).to_arrow_reader(batch)
+        except Exception as exc:  # an empty lake has no files for the view yet
             if "No files found" in str(exc) or "does not exist" in str(exc):
                 return
             raise
-        names = [d[0] for d in cur.description]
-        while True:
-            rows = cur.fetchmany(batch)
-            if not rows:
-                break
+        for rb in reader:
             out = []
-            for row in rows:
-                rec = {k: v for k, v in zip(names, row, strict=True) if k in fields}
-                if rec.get("event_id") in edge_set:
+            for rec in rb.to_pylist():
+                if rec["event_id"] in edge_set:
                     continue
                 if view == "host_events" and isinstance(rec.get("extra"), list):
                     rec["extra"] = dict(rec["extra"])
                 for k in ("resources", "argv", "ancestors"):
                     if k in rec and rec[k] is None:
                         rec[k] = []
+                if view == "host_events" and rec.get("extra") is None:
+                    rec["extra"] = {}
                 out.append(cls(**rec))
             yield out
     finally:
