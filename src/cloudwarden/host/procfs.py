@@ -112,6 +112,19 @@ def read_proc(pid: int, root: Path = PROC) -> ProcInfo:
     return info
 
 
+def read_container_id(pid: int, root: Path = PROC) -> str:
+    """Only the container id (one small read): what audit events lack that /proc has."""
+    cg = _read(root / str(pid) / "cgroup", 16384)
+    return container_id_from_cgroup(cg.decode("utf-8", "replace")) if cg else ""
+
+
+def read_cmdline(pid: int, root: Path = PROC) -> str:
+    cmd = _read(root / str(pid) / "cmdline")
+    if not cmd:
+        return ""
+    return " ".join(a.decode("utf-8", "backslashreplace") for a in cmd.rstrip(b"\0").split(b"\0"))
+
+
 class ProcessCache:
     """pid -> (exe, argv0 summary, ppid, sid) of recently seen processes. Bounded LRU."""
 
@@ -152,11 +165,10 @@ class ProcessCache:
         hit = self._cmd.get(pid)
         if hit is not None:
             return hit
-        info = read_proc(pid, self.root)
-        if info.argv:
-            self.remember_cmdline(pid, " ".join(info.argv))
-            return self._cmd[pid]
-        return ""
+        cmd = read_cmdline(pid, self.root)
+        if cmd:
+            self.remember_cmdline(pid, cmd)
+        return cmd[:4096]
 
     def forget(self, pid: int) -> None:
         self._d.pop(pid, None)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import queue
 import re
 import shutil
 import socket
@@ -29,7 +30,7 @@ from typing import Any
 
 from cloudwarden.errors import InputError
 from cloudwarden.host.auditparse import Assembler, HostIdentity, parse_log_line, parse_netlink, to_host_events
-from cloudwarden.host.procfs import ProcessCache, read_proc
+from cloudwarden.host.procfs import ProcessCache, read_container_id
 from cloudwarden.host.sources.base import Emit, Source
 
 log = logging.getLogger(__name__)
@@ -222,6 +223,8 @@ class AuditSource(Source):
         self.track_auid_writes = track_auid_writes  # with auid: every file write of that login, not only watched paths
         self._rec_fh: Any = None
         self._rec_bytes = 0
+        self.max_queued = 200_000  # records between the socket drainer and the parser (~60 MB at most)
+        self._overflow = 0
         self.ident = ident
         self.auid = auid
         self.extra_paths = extra_paths or []
@@ -319,10 +322,7 @@ class AuditSource(Source):
             if h.kind == "process":
                 h.extra["parent_cmdline"] = self.cache.cmdline(h.ppid)
         if h.pid > 0 and h.kind in ("process", "network"):
-            info = read_proc(h.pid)
-            h.container_id = info.container_id
-            if not h.cwd:
-                h.cwd = info.cwd
+            h.container_id = read_container_id(h.pid)
 
     def run(self, emit: Emit, stop: threading.Event) -> None:
         if self.chosen == "auditd-log":
@@ -342,49 +342,90 @@ class AuditSource(Source):
         self._load_rules()  # after we own the audit pid, so no record of ours goes to the kernel log
         self.ready.set()
         lost0 = self._prev.lost
-        # Over netlink every syscall event ends with EOE, so time-based expiry is only a safety net: a reader
+        # A dedicated thread only drains the socket into a compact in-memory queue (a record's payload is a
+        # few hundred bytes; in the socket each one costs a multi-KB skb). When the socket fills, kauditd
+        # retries and then drops silently on hosts booted without audit=1, so draining fast matters more
+        # than parsing fast. The queue is bounded; overflow is counted in `lost`.
+        raw: queue.SimpleQueue[tuple[int, bytes] | None] = queue.SimpleQueue()
+        reader = threading.Thread(target=self._drain, args=(nl, raw, stop), name="cw-audit-recv", daemon=True)
+        reader.start()
+        # Over netlink every syscall event ends with EOE, so time-based expiry is only a safety net: a parser
         # stalled for a moment (GIL, I/O) must not split an event whose last records are still queued.
         asm = Assembler(max_pending=4096, max_age=10.0)
-        nl.sock.settimeout(0.5)
         last_status = time.monotonic()
-        while not stop.is_set():
+        reader_done = False
+        while not reader_done:
             try:
-                data = nl.sock.recv(1 << 20)
-            except TimeoutError:
-                data = b""
-            except OSError as exc:  # ENOBUFS: the socket overflowed; the kernel counts it in lost
-                self.stats.errors += 1
-                self.stats.last_error = str(exc)
-                continue
-            now = time.monotonic()
-            off = 0
+                item = raw.get(timeout=0.5)
+            except queue.Empty:
+                item = (0, b"")
             done = []
-            while off + _NLH.size <= len(data):
-                ln, mtype, _f, _s, _p = _NLH.unpack_from(data, off)
-                if 1100 <= mtype < 2000 or mtype == 1006:
-                    # kauditd sets nlmsg_len to the payload length only (a historical quirk libaudit also
-                    # works around); accept both conventions.
-                    plen = ln - _NLH.size if ln >= _NLH.size and off + ln == len(data) else ln
-                    payload = data[off + _NLH.size : off + _NLH.size + plen]
+            now = time.monotonic()
+            batch = 0
+            while True:
+                if item is None:
+                    reader_done = True
+                    break
+                mtype, payload = item
+                if payload:
                     text = payload.rstrip(b"\0").decode("utf-8", "replace")
                     rec = parse_netlink(mtype, text)
-                    if rec is not None and self.record_path is not None:
-                        self._record(f"type={rec.type} msg={text}\n")
                     if rec is not None:
+                        if self.record_path is not None:
+                            self._record(f"type={rec.type} msg={text}\n")
                         done.extend(asm.add(rec, now))
-                    off += (_NLH.size + plen + 3) & ~3
-                    continue
-                if ln < _NLH.size:
+                batch += 1
+                if batch >= 2000:
                     break
-                off += (ln + 3) & ~3
+                try:
+                    item = raw.get_nowait()
+                except queue.Empty:
+                    break
             done.extend(asm.expire(now))
             if done:
                 self._emit_records(done, emit)
             if now - last_status > 5:
                 last_status = now
                 with contextlib.suppress(OSError, TimeoutError):
-                    self.stats.lost = nl.get_status().lost - lost0
+                    st_nl = AuditNetlink()  # its own socket: replies must not mix with the record stream
+                    try:
+                        self.stats.lost = st_nl.get_status().lost - lost0 + self._overflow
+                    finally:
+                        st_nl.close()
+        reader.join(timeout=5)
         self._emit_records(asm.flush(), emit)
+
+    def _drain(self, nl: AuditNetlink, raw: queue.SimpleQueue[tuple[int, bytes] | None], stop: threading.Event) -> None:
+        sock = nl.sock
+        sock.settimeout(0.5)
+        try:
+            while not stop.is_set():
+                try:
+                    data = sock.recv(1 << 20)
+                except TimeoutError:
+                    continue
+                except OSError as exc:  # ENOBUFS: the socket overflowed
+                    self.stats.errors += 1
+                    self.stats.last_error = str(exc)
+                    continue
+                off = 0
+                while off + _NLH.size <= len(data):
+                    ln, mtype, _f, _s, _p = _NLH.unpack_from(data, off)
+                    if 1100 <= mtype < 2000 or mtype == 1006:
+                        # kauditd sets nlmsg_len to the payload length only (a historical quirk libaudit also
+                        # works around); accept both conventions.
+                        plen = ln - _NLH.size if ln >= _NLH.size and off + ln == len(data) else ln
+                        if raw.qsize() < self.max_queued:
+                            raw.put((mtype, data[off + _NLH.size : off + _NLH.size + plen]))
+                        else:
+                            self._overflow += 1
+                        off += (_NLH.size + plen + 3) & ~3
+                        continue
+                    if ln < _NLH.size:
+                        break
+                    off += (ln + 3) & ~3
+        finally:
+            raw.put(None)
 
     def _follow_log(self, emit: Emit, stop: threading.Event) -> None:
         asm = Assembler(max_pending=1024, max_age=1.0)
