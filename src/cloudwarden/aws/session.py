@@ -161,6 +161,15 @@ class AwsSession:
         if self.counter is not None and model is not None:
             self.counter.record(model.service_model.service_name, model.name)
 
+    def new_client(self, service: str, region: str | None = None) -> Any:
+        """An uncached client: the runner gives each collector task its own, freed when the task ends, so
+        memory follows the number of tasks in flight rather than accounts x regions x services."""
+        with self._lock:  # building clients from one botocore session is not thread-safe
+            return self.session.client(  # type: ignore[call-overload]
+                service, region_name=region or self.default_region, endpoint_url=self.endpoint_url,
+                config=self.config, **self._creds
+            )
+
     def client(self, service: str, region: str | None = None) -> Any:
         region = region or self.default_region
         key = (service, region)

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import botocore.exceptions
 
@@ -154,7 +155,15 @@ def _collector_tasks(collectors: Sequence[CollectorSpec], regions: Sequence[str]
 
 
 def _run_collector(spec: CollectorSpec, region: str, inv: Inventory, session: AwsSession) -> None:
-    ctx = CollectContext(inventory=inv, region=region, client_factory=session.client, service=spec.service)
+    clients: dict[tuple[str, str], Any] = {}
+
+    def client_for(service: str, where: str) -> Any:
+        found = clients.get((service, where))
+        if found is None:
+            found = clients[(service, where)] = session.new_client(service, where)
+        return found
+
+    ctx = CollectContext(inventory=inv, region=region, client_factory=client_for, service=spec.service)
     try:
         spec.fn(ctx)
     except Exception as exc:  # noqa: BLE001 - one collector's bug or outage must not stop the scan
@@ -166,6 +175,8 @@ def _run_collector(spec: CollectorSpec, region: str, inv: Inventory, session: Aw
             failure = CollectionFailure(failure.service, region, failure.operation, "Error",
                                         f"{type(exc).__name__}: {exc}{where}")
         inv.failures[(spec.service, region, "*")] = failure
+    finally:
+        clients.clear()  # this task's clients (and their connection pools) go with it
 
 
 def _evaluate(check: Check, inv: Inventory) -> list[CheckResult]:
