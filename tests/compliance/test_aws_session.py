@@ -140,3 +140,15 @@ def test_emulator_html_500_is_not_retried(moto: MotoServer) -> None:
     with pytest.raises(Exception) as info:
         client.list_analyzers()
     assert "reached max retries" not in str(info.value)  # botocore names the retries it made
+
+
+def test_cli_scan_with_expired_credentials_exits_2(moto: MotoServer) -> None:
+    """Through the real `cloudwarden scan` command: one clear line, exit code 2, no traceback."""
+    from typer.testing import CliRunner
+
+    from cloudwarden.cli.main import app
+
+    with FaultProxy(moto.url, [Fault("GetCallerIdentity", "ExpiredToken", 403)]) as proxy:
+        result = CliRunner().invoke(app, ["scan", "--endpoint-url", proxy.url, "--regions", "us-east-1"])
+    assert result.exit_code == 2, result.output
+    assert "expired" in result.output and "Traceback" not in result.output
