@@ -191,14 +191,15 @@ class LakeReader:
         if not host_ids or not self.has("host_events"):
             return {"nodes": [], "edges": []}
         marks = ", ".join("?" for _ in host_ids)
+        which = f"(host_id IN ({marks}) OR hostname IN ({marks}))"  # a cluster names its machines by host name
         launches = self.rows(
-            f"SELECT parent_exe AS src, exe AS dst, count(*) AS n FROM host_events WHERE host_id IN ({marks}) "  # noqa: S608
+            f"SELECT parent_exe AS src, exe AS dst, count(*) AS n FROM host_events WHERE {which} "  # noqa: S608
             "AND kind = 'process' AND exe <> '' AND parent_exe <> '' GROUP BY 1, 2 ORDER BY n DESC, 1, 2 LIMIT ?",
-            [*host_ids, limit_edges])
+            [*host_ids, *host_ids, limit_edges])
         talks = self.rows(
             f"SELECT exe AS src, dst_ip || ':' || CAST(dst_port AS VARCHAR) AS dst, any_value(external) AS external, count(*) AS n "  # noqa: S608
-            f"FROM host_events WHERE host_id IN ({marks}) AND kind = 'network' AND dst_ip <> '' AND exe <> '' "
-            "GROUP BY 1, 2 ORDER BY n DESC, 1, 2 LIMIT ?", [*host_ids, limit_edges])
+            f"FROM host_events WHERE {which} AND kind = 'network' AND dst_ip <> '' AND exe <> '' "
+            "GROUP BY 1, 2 ORDER BY n DESC, 1, 2 LIMIT ?", [*host_ids, *host_ids, limit_edges])
         nodes: dict[str, dict[str, Any]] = {}
         edges = []
         for e in launches:

@@ -268,7 +268,22 @@ def hosts_page(request: Request, p: Principal = VIEWER) -> Response:
         agents = [to_dict(a) for a in store.list()]
     except Exception as exc:  # noqa: BLE001 - the agent registry is the host helper's; show why it is missing
         agents_error = str(exc)
-    return render(request, "hosts.html", p, hosts=hosts, agents=agents, agents_error=agents_error)
+    return render(request, "hosts.html", p, hosts=hosts, agents=agents, agents_error=agents_error, clusters=_clusters(ctx))
+
+
+def _clusters(ctx: Any) -> list[dict[str, Any]]:
+    """Machine groups learned by the host baseline (the behaviour graph can draw a whole group)."""
+    try:
+        from cloudwarden.baseline.host import HostBaseline
+        from cloudwarden.baseline.store import BaselineStore
+
+        saved = BaselineStore(ctx.state).load("host")
+        if not saved:
+            return []
+        hb = HostBaseline.from_state(saved.state)
+        return [{"name": hb.group_name(g), "hosts": sorted(members)} for g, members in sorted(hb.members.items())]
+    except Exception:  # noqa: BLE001 - no baseline yet, or its state is unreadable: the page shows hosts only
+        return []
 
 
 @router.get("/hosts/graph")
