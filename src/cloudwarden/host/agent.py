@@ -183,12 +183,17 @@ class Agent:
                 batch.append(orjson.dumps(self.queue.get(timeout=0.2)))
             except queue.Empty:
                 continue
-            deadline = time.monotonic() + 0.1
-            while len(batch) < 1000 and time.monotonic() < deadline:
+            # Gather for up to 250 ms (or 2000 events): one SQLite transaction per batch keeps the cost per
+            # event low at any rate, and blocking on the queue (not polling) keeps an idle agent idle.
+            deadline = time.monotonic() + 0.25
+            while len(batch) < 2000:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
                 try:
-                    batch.append(orjson.dumps(self.queue.get_nowait()))
+                    batch.append(orjson.dumps(self.queue.get(timeout=left)))
                 except queue.Empty:
-                    time.sleep(0.01)
+                    break
             try:
                 self.spool.append(batch)
             except Exception as exc:  # noqa: BLE001 - a disk error must not kill the agent; count and go on

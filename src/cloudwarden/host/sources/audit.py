@@ -359,6 +359,10 @@ class AuditSource(Source):
                 item = raw.get(timeout=0.5)
             except queue.Empty:
                 item = (0, b"")
+            else:
+                if item is not None and raw.qsize() < 64:
+                    # Let the rest of this event (and its neighbours) arrive: one wake-up per burst, not per record.
+                    time.sleep(0.02)
             done = []
             now = time.monotonic()
             batch = 0
