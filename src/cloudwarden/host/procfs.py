@@ -77,12 +77,7 @@ def parse_stat(data: bytes) -> tuple[str, int, int]:
 def read_proc(pid: int, root: Path = PROC) -> ProcInfo:
     info = ProcInfo(pid)
     base = root / str(pid)
-    stat = _read(base / "stat")
-    if stat:
-        try:
-            info.comm, info.ppid, info.sid = parse_stat(stat)
-        except (ValueError, IndexError):
-            pass
+    # argv and exe first: a short-lived process is racing us, and they are what matters most.
     cmd = _read(base / "cmdline")
     if cmd:
         info.argv = [a.decode("utf-8", "backslashreplace") for a in cmd.rstrip(b"\0").split(b"\0")][:256]
@@ -90,6 +85,12 @@ def read_proc(pid: int, root: Path = PROC) -> ProcInfo:
         info.exe = os.readlink(base / "exe").removesuffix(" (deleted)")
     except OSError:
         pass
+    stat = _read(base / "stat")
+    if stat:
+        try:
+            info.comm, info.ppid, info.sid = parse_stat(stat)
+        except (ValueError, IndexError):
+            pass
     try:
         info.cwd = os.readlink(base / "cwd")
     except OSError:
