@@ -20,6 +20,7 @@ import gc
 import gzip
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -87,6 +88,13 @@ def build_corpus(out: Path, events: int, benign_weight: int | None = None) -> di
     return info
 
 
+def _cpu() -> float:
+    """CPU seconds used by this process and its reaped children (the worker pool is joined per run)."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def bare_parse(files: list[Path]) -> float:
     gc.collect()
     n = 0
@@ -105,13 +113,19 @@ def end_to_end(corpus: Path, work: Path, workers: int, rule_paths: list[Path], d
     options = IngestOptions(workers=workers, rule_paths=rule_paths)
     gc.collect()
     runner = Ingest(LocalSource(corpus), lake, state, options, detect=detect)
+    cpu0 = _cpu()
+    load0 = os.getloadavg()[0]
     started = time.perf_counter()
     summary = runner.run()
     seconds = time.perf_counter() - started
+    cpu = _cpu() - cpu0
     counted = lake.count()
     state.dispose()
     d = summary.to_dict()
     d["lake_rows"] = counted
+    d["cpu_seconds"] = round(cpu, 2)
+    d["events_per_cpu_second"] = round(summary.events / cpu) if cpu else 0
+    d["load"] = f"{load0:.1f}->{os.getloadavg()[0]:.1f}"
     return summary.events / seconds, d
 
 
@@ -128,7 +142,8 @@ def scenario(label: str, corpus: Path, tmp: Path, args: argparse.Namespace, dete
         f"end-to-end 1 core                    : {one:>10,.0f} events/s  "
         f"(events {d1['events']}, lake rows {d1['lake_rows']}, alerts {d1['alerts_by_severity']}, "
         f"stored {d1['alerts_stored']}, set aside {d1['records_set_aside']}; "
-        f"seconds in AlertStore.add {d1['alert_store_seconds']} of {d1['seconds']})"
+        f"seconds in AlertStore.add {d1['alert_store_seconds']} of {d1['seconds']}; "
+        f"{d1['events_per_cpu_second']:,} events per CPU-second; load {d1['load']})"
     )
     many_runs = [end_to_end(corpus, tmp / "runN", args.workers, rule_paths, detect) for _ in range(args.repeat)]
     many = statistics.median(r for r, _ in many_runs)
@@ -136,10 +151,16 @@ def scenario(label: str, corpus: Path, tmp: Path, args: argparse.Namespace, dete
     print(
         f"end-to-end {args.workers} workers                 : {many:>10,.0f} events/s  "
         f"(events {dn['events']}, lake rows {dn['lake_rows']}, stored {dn['alerts_stored']}, "
-        f"seconds in AlertStore.add {dn['alert_store_seconds']} of {dn['seconds']})"
+        f"seconds in AlertStore.add {dn['alert_store_seconds']} of {dn['seconds']}; "
+        f"{dn['events_per_cpu_second']:,} events per CPU-second; load {dn['load']})"
     )
     print(f"ratio 1 core / bare parse            : {one / bare:>10.2f}   (target >= 0.50)")
     print(f"scaling {args.workers} workers / 1 core            : {many / one:>10.2f}   (ideal {args.workers:.2f})")
+    cpu_ratio = dn["events_per_cpu_second"] / d1["events_per_cpu_second"] if d1["events_per_cpu_second"] else 0.0
+    print(
+        f"CPU cost per event, 1 core / {args.workers} workers     : {cpu_ratio:>10.2f}   "
+        "(1.00 = no parallel overhead: on an idle machine the workers then add their cores' worth)"
+    )
     print(f"target 60,000 events/s on one core   : {'met' if one >= 60_000 else 'NOT met'}")
 
 

@@ -88,6 +88,7 @@ RESOURCE_KEYS = (
     "roleArn",
 )
 _RESOURCE_KEY_SET = frozenset(RESOURCE_KEYS)
+_DIGITS = frozenset("0123456789")
 MAX_RESOURCES = 32
 MAX_TEXT = 4096  # user agents and error messages are attacker-controlled: bound what we keep per row
 
@@ -169,8 +170,7 @@ def source_kind(source_ip: str) -> str:
     """'ip' for an address, 'aws-service' when AWS called on the principal's behalf, '' when absent."""
     if not source_ip:
         return ""
-    first = source_ip[0]
-    if first.isdigit() or ":" in source_ip:
+    if source_ip[0] in _DIGITS or ":" in source_ip:
         return "ip"
     if source_ip.endswith(".amazonaws.com") or source_ip.startswith("AWS Internal"):
         return "aws-service"
@@ -210,10 +210,24 @@ def _truthy(value: Any) -> bool | None:
 
 def principal_of(identity: Any, account: str) -> tuple[str, str, str]:
     """(principal, principal_type, session_name) from userIdentity."""
-    if not isinstance(identity, dict):
+    if identity.__class__ is not dict:
         return "", "Unknown", ""
-    kind = _s(identity.get("type")) or "Unknown"
-    arn = _s(identity.get("arn"))
+    kind = identity.get("type")
+    arn = identity.get("arn", "")
+    if kind.__class__ is str and arn.__class__ is str and arn:
+        # the two common shapes first, without the general path's checks
+        if kind == "IAMUser":
+            return arn, kind, ""
+        if kind == "AssumedRole":
+            context = identity.get("sessionContext")
+            if context.__class__ is dict:
+                issuer = context.get("sessionIssuer")
+                if issuer.__class__ is dict:
+                    issuer_arn = issuer.get("arn")
+                    if issuer_arn.__class__ is str and issuer_arn:
+                        return issuer_arn, kind, arn.rsplit("/", 1)[-1] if "/" in arn else ""
+    kind = _s(kind) or "Unknown"
+    arn = _s(arn)
     ident_account = _s(identity.get("accountId")) or account
     if kind == "IAMUser":
         if not arn and identity.get("userName"):
@@ -242,6 +256,8 @@ def principal_of(identity: Any, account: str) -> tuple[str, str, str]:
 
 def _mfa(record: dict[str, Any], identity: Any) -> bool | None:
     extra = record.get("additionalEventData")
+    if extra is None and identity.__class__ is dict and "sessionContext" not in identity:
+        return None  # the common case: nothing to say about MFA
     if extra.__class__ is dict and "MFAUsed" in extra:  # type: ignore[operator]
         return _truthy(extra["MFAUsed"])
     if identity.__class__ is dict:
@@ -297,13 +313,17 @@ def normalize_values(record: Any) -> tuple[Any, ...]:
             value = get(name)
             if not value or value.__class__ is not str:
                 raise RecordError(name, "missing" if value is None else "empty or not a string")
-    account = _text(get("recipientAccountId", ""))
+    account = get("recipientAccountId", "")
+    if account.__class__ is not str:
+        account = _s(account)
     identity = get("userIdentity")
     principal, principal_type, session_name = principal_of(identity, account)
     if identity.__class__ is dict:
-        principal_account = _text(identity.get("accountId", ""))
-        access_key = _text(identity.get("accessKeyId", ""))
-        invoked_by = _text(identity.get("invokedBy", ""))
+        principal_account = identity.get("accountId", "")
+        access_key = identity.get("accessKeyId", "")
+        invoked_by = identity.get("invokedBy", "")
+        if principal_account.__class__ is not str or access_key.__class__ is not str or invoked_by.__class__ is not str:
+            principal_account, access_key, invoked_by = _s(principal_account), _s(access_key), _s(invoked_by)
     else:
         principal_account = access_key = invoked_by = ""
     if not account:
@@ -322,12 +342,20 @@ def normalize_values(record: Any) -> tuple[Any, ...]:
         error_message = _s(get("errorMessage"))
     else:
         error_code = error_message = ""
-    source_ip = _text(get("sourceIPAddress", ""))
+    source_ip = get("sourceIPAddress", "")
+    if source_ip.__class__ is not str:
+        source_ip = _s(source_ip)
+    region = get("awsRegion", "")
+    if region.__class__ is not str:
+        region = _s(region)
+    event_type = get("eventType", "")
+    if event_type.__class__ is not str:
+        event_type = _s(event_type)
     return (
         event_id,
         parse_time(event_time),
         account,
-        _text(get("awsRegion", "")),
+        region,
         service,
         api,
         principal,
@@ -344,7 +372,7 @@ def normalize_values(record: Any) -> tuple[Any, ...]:
         _mfa(record, identity),
         access_key,
         credential_kind(access_key),
-        _text(get("eventType", "")),
+        event_type,
         resources_of(record),
         "",
         source_kind(source_ip),
