@@ -147,3 +147,20 @@ def test_trail_poll_ingests_new_objects_and_queues_rechecks(moto: Any) -> None:
     # checkpointed: polling again reads nothing new
     assert run_trail_poll(ctx, {"account": "demo"})["events"] == 0
     ctx.close()
+
+
+def test_event_for_an_unconfigured_account_is_not_rechecked(moto: Any) -> None:
+    from cloudwarden.server.change_map import change_target
+    from cloudwarden.server.context import ServerContext
+    from cloudwarden.server.live import recheck
+
+    settings = load_settings()
+    settings.server.accounts = [{"name": "demo", "endpoint_url": moto.url, "regions": ["us-east-1"]}]
+    ctx = ServerContext(settings)
+    ev = _put_policy_event("payroll", _public_read("payroll"))
+    ev["recipientAccountId"] = "999999999999"
+    target = change_target(ev)
+    assert target is not None
+    out = recheck(ctx, target)
+    assert "999999999999 is not configured" in out["skipped"] and ctx.posture.counts() == {}
+    ctx.close()

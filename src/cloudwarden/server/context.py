@@ -190,9 +190,7 @@ class ServerContext:
                 return a
         unnamed = [a for a in self.accounts if not a.account_id]
         if len(unnamed) == 1:
-            return unnamed[0]
-        if len(self.accounts) == 1:
-            return self.accounts[0]
+            return unnamed[0]  # its account id is checked against the credentials before re-collecting
         raise InputError(f"no [[server.accounts]] entry for account {account_id}", source="server.accounts")
 
     def close(self) -> None:

@@ -31,6 +31,14 @@ def compliance_alert(change: Change, target: ChangeTarget | None) -> Alert:
     )
 
 
+def _identity(ctx: Any, acct: Any, session: Any) -> str:
+    """The account id behind an account entry without one, asked once per entry."""
+    cache: dict[str, str] = ctx.__dict__.setdefault("_account_ids", {})
+    if acct.name not in cache:
+        cache[acct.name] = str(session.caller_identity().account_id)
+    return cache[acct.name]
+
+
 def recheck(ctx: Any, target: ChangeTarget) -> dict[str, Any]:
     """Runs in a job worker. Returns a summary for the job record."""
     from cloudwarden.aws.session import AwsSession
@@ -48,7 +56,10 @@ def recheck(ctx: Any, target: ChangeTarget) -> dict[str, Any]:
     acct = ctx.account_for(target.account)
     session = AwsSession(profile=acct.profile or None, endpoint_url=acct.endpoint_url or None)
     region = target.region if spec.regional else GLOBAL
-    account_id = target.account or acct.account_id or session.caller_identity().account_id
+    account_id = acct.account_id or _identity(ctx, acct, session)
+    if target.account and target.account != account_id:
+        # the event is about an account these credentials do not reach: re-collecting would check the wrong one
+        return {"skipped": f"event account {target.account} is not configured (credentials reach {account_id})"}
     inv = Inventory(account_id=account_id, regions=[target.region] if spec.regional else list(acct.regions or (target.region,)))
     spec.fn(CollectContext(inventory=inv, region=region, client_factory=session.client, service=spec.service))
     results = []
