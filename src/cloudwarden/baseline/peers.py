@@ -11,22 +11,28 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 from sklearn.cluster import AgglomerativeClustering
 from sklearn.feature_extraction import DictVectorizer
-from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.metrics import silhouette_score
 from sklearn.metrics.pairwise import cosine_distances
+from sklearn.preprocessing import normalize
 
 
-def _matrix(vectors: Mapping[str, Mapping[str, float]]) -> tuple[list[str], np.ndarray, DictVectorizer, TfidfTransformer]:
+def _matrix(vectors: Mapping[str, Mapping[str, float]]) -> tuple[list[str], Any, DictVectorizer]:
+    """Rows: log(1 + count) × idf, L2-normalised, with idf = ln((n + 1) / df) + 0.5. A token every entity has
+    (sshd, cron, GetCallerIdentity) weighs ~0.5 against ~2.7 for a rare one: shared plumbing must not make a
+    batch machine look like a web server (sklearn's smoothed idf keeps it at 1, and did), yet one unusual
+    call must not tear a principal away from its peers (plain ln(n / df) did)."""
     names = sorted(vectors)
     dv = DictVectorizer(sparse=True)
     counts = dv.fit_transform([{k: math.log1p(v) for k, v in vectors[n].items()} for n in names])
-    tfidf = TfidfTransformer(norm="l2", sublinear_tf=False)
-    x = tfidf.fit_transform(counts)
-    return names, x, dv, tfidf
+    df = np.asarray((counts > 0).sum(axis=0)).ravel()
+    idf = np.log((len(names) + 1) / np.maximum(df, 1)) + 0.5
+    x = normalize(counts.multiply(idf.reshape(1, -1)).tocsr(), norm="l2")
+    return names, x, dv
 
 
 def cluster(vectors: Mapping[str, Mapping[str, float]], max_distance: float = 0.6) -> dict[str, int]:
@@ -42,7 +48,7 @@ def cluster(vectors: Mapping[str, Mapping[str, float]], max_distance: float = 0.
         return {}
     if len(names) == 1:
         return {names[0]: 0}
-    names, x, _, _ = _matrix({n: vectors[n] for n in names})
+    names, x, _ = _matrix({n: vectors[n] for n in names})
     dist = cosine_distances(x)
     np.clip(dist, 0.0, 2.0, out=dist)
     model = AgglomerativeClustering(
@@ -58,7 +64,7 @@ def quality(vectors: Mapping[str, Mapping[str, float]], groups: Mapping[str, int
     labels = [groups[n] for n in names]
     if len(set(labels)) < 2 or len(set(labels)) >= len(names):
         return None
-    names, x, _, _ = _matrix({n: vectors[n] for n in names})
+    names, x, _ = _matrix({n: vectors[n] for n in names})
     return float(silhouette_score(cosine_distances(x), labels, metric="precomputed"))
 
 
@@ -78,7 +84,7 @@ def nearest(
     known = [n for n in sorted(vectors) if n in groups and vectors[n]]
     if not vector or not known:
         return None, 0.0
-    names, x, _, _ = _matrix({**{n: vectors[n] for n in known}, "\x00new": vector})
+    names, x, _ = _matrix({**{n: vectors[n] for n in known}, "\x00new": vector})
     idx = names.index("\x00new")
     sims = 1.0 - cosine_distances(x[idx], x).ravel()
     per_group: dict[int, list[float]] = {}
