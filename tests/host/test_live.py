@@ -238,8 +238,11 @@ def test_audit_rules_are_removed_when_the_agent_dies(audit_free: None, own_auid:
     t.join(timeout=10)
     src.close()
     assert f"cw{p.pid}_" not in _auditctl("-l", check=False)
-    nl.set_status(mask=AUDIT_STATUS_ENABLED, enabled=before.enabled)  # the killed agent could not restore it
+    # ...and the audit status the killed agent changed is back to what it was before it.
+    after = nl.get_status()
+    nl.set_status(mask=AUDIT_STATUS_ENABLED, enabled=before.enabled)  # whatever happened, leave it as we found it
     nl.close()
+    assert after.enabled == before.enabled and after.pid == 0
 
 
 def test_auditd_log_follower_when_auditd_owns_audit(audit_free: None, own_auid: int, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ kernel drops records (counted in `lost`) instead of making syscalls wait.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import queue
@@ -24,7 +25,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ AUDIT_STATUS_BACKLOG_WAIT_TIME = 0x20
 _STATUS = struct.Struct("=10I")  # mask enabled failure pid rate_limit backlog_limit lost backlog feature wait_time
 _NLH = struct.Struct("=IHHII")
 AUDITD_LOG = Path("/var/log/audit/audit.log")
+STATE_DIR = Path("/run/cloudwarden")  # tmpfs: a note about the audit status we changed, for the next agent
 
 SENSITIVE_FILES = [
     "/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow", "/etc/sudoers", "/etc/ld.so.preload",
@@ -334,7 +336,7 @@ class AuditSource(Source):
     def _run_netlink(self, emit: Emit, stop: threading.Event) -> None:
         nl = AuditNetlink()
         self._nl = nl
-        self._prev = nl.get_status()
+        self._prev = self._previous_status(nl.get_status())
         nl.set_status(
             mask=AUDIT_STATUS_ENABLED | AUDIT_STATUS_PID | AUDIT_STATUS_BACKLOG_LIMIT | AUDIT_STATUS_BACKLOG_WAIT_TIME,
             enabled=1, pid=os.getpid(), backlog_limit=max(self._prev.backlog_limit, 8192), wait_time=0,
@@ -398,6 +400,24 @@ class AuditSource(Source):
                         st_nl.close()
         reader.join(timeout=5)
         self._emit_records(asm.flush(), emit)
+
+    def _previous_status(self, current: AuditStatus) -> AuditStatus:
+        """The status to restore on exit. A note of what we changed is kept on disk while we run, so when an
+        agent was killed (it could not restore), the next one restores the status from before that agent."""
+        note = STATE_DIR / "audit-before.json"
+        prev = current
+        try:
+            data = json.loads(note.read_text())
+            if not Path(f"/proc/{int(data['pid'])}").exists():
+                prev = AuditStatus(**{**asdict(current), **{k: int(v) for k, v in data["status"].items()}})
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        try:
+            STATE_DIR.mkdir(parents=True, exist_ok=True)
+            note.write_text(json.dumps({"pid": os.getpid(), "status": {k: getattr(prev, k) for k in ("enabled", "backlog_limit", "wait_time")}}))
+        except OSError:
+            pass
+        return prev
 
     def _drain(self, nl: AuditNetlink, raw: queue.SimpleQueue[tuple[int, bytes] | None], stop: threading.Event) -> None:
         sock = nl.sock
@@ -507,3 +527,5 @@ class AuditSource(Source):
                 )
             self._nl.close()
             self._nl = None
+            with contextlib.suppress(OSError):
+                (STATE_DIR / "audit-before.json").unlink()
