@@ -175,3 +175,14 @@ level: high
     listed = {x["id"]: x["enabled"] for x in c.get("/api/v1/rules", params={"limit": 500}, headers=h).json()["items"]}
     assert listed[rid] is False
     assert c.post(f"/api/v1/rules/{rid}/enable", headers=h).json()["enabled"] is True
+
+
+def test_alerts_worst_first_across_pages(server: Server) -> None:
+    sev = ["low", "critical", "medium", "high", "low", "critical"]
+    server.ctx.raise_alerts([_alert(f"A{i}", s, entity=f"e{i}", rule=f"r{i}", eid=str(i)) for i, s in enumerate(sev)])
+    c = server.client()
+    h = server.token("viewer")
+    got = []
+    for offset in (0, 2, 4):
+        got += [a["severity"] for a in c.get("/api/v1/alerts", params={"limit": 2, "offset": offset}, headers=h).json()["items"]]
+    assert got == ["critical", "critical", "high", "medium", "low", "low"]

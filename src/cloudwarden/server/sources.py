@@ -114,8 +114,19 @@ class Alerts:
     def list(self, *, limit: int, offset: int, status: str | None = None, severity: str | None = None, source: str | None = None,
              q: str | None = None, entity: str | None = None, rule_id: str | None = None) -> tuple[list[dict[str, Any]], int | None]:
         f = self._filters(status, severity, source, q, entity, rule_id)
-        items = [_alert_dict(a) for a in self.store.list(limit=limit, offset=offset, **f)]
-        return items, self._count(f)
+        return self._worst_first(f, limit, offset), self._count(f)
+
+    def _worst_first(self, f: dict[str, Any], limit: int, offset: int) -> builtins.list[dict[str, Any]]:
+        """The triage order across pages: severity, then newest, then id (stable). AlertStore.list orders
+        by time only, so this reuses its filtered query with our ordering."""
+        try:
+            from cloudwarden.detect.alert_store import AlertRow
+
+            q = self.store._filtered(**f).order_by(AlertRow.severity_rank.desc(), AlertRow.last_seen.desc(), AlertRow.id.desc())
+            with self.state.session() as s:
+                return [_alert_dict(self.store._stored(s, r, full=False)) for r in s.scalars(q.limit(limit).offset(offset))]
+        except (ImportError, AttributeError):
+            return [_alert_dict(a) for a in self.store.list(limit=limit, offset=offset, **f)]
 
     def _count(self, f: dict[str, Any]) -> int:
         # AlertStore.count() builds `SELECT count(*)` without a FROM (with_only_columns drops it), which

@@ -159,16 +159,18 @@ def alerts_page(request: Request, p: Principal = VIEWER, status: str = "new", se
     ctx = ctx_of(request)
     error = ""
     items: list[dict[str, Any]] = []
+    total: int | None = 0
     try:
-        items, _ = ctx.alerts.list(limit=100, offset=offset, status=status if status != "all" else None, severity=severity or None,
+        items, total = ctx.alerts.list(limit=100, offset=offset, status=status if status != "all" else None, severity=severity or None,
                                    source=source or None, q=q or None)
     except Unavailable as exc:
         error = str(exc)
     # the store's own order is stable; the queue shows the worst first, newest first within a severity
     items = sorted(sorted(items, key=lambda a: str(a.get("last_seen", "")), reverse=True),
                    key=lambda a: SEV_ORDER.get(str(a.get("severity", "")), 5))
+    query = "&".join(f"{k}={quote(v)}" for k, v in {"status": status, "severity": severity, "source": source, "q": q}.items() if v)
     return render(request, "alerts.html", p, alerts=items, error=error, status=status, severity=severity, source=source, q=q,
-                  offset=offset)
+                  offset=offset, total=total or 0, query=query)
 
 
 @router.get("/alerts/{alert_id}")
@@ -177,7 +179,8 @@ def alert_page(request: Request, alert_id: int, p: Principal = VIEWER) -> Respon
     try:
         a = ctx.alerts.get(alert_id)
     except Unavailable as exc:
-        return render(request, "alerts.html", p, alerts=[], error=str(exc), status="new", severity="", source="", q="", offset=0)
+        return render(request, "alerts.html", p, alerts=[], error=str(exc), status="new", severity="", source="", q="", offset=0,
+                      total=0, query="")
     if a is None:
         raise HTTPException(404, "no such alert")
     related: list[dict[str, Any]] = []
