@@ -40,6 +40,18 @@ def test_populate_fills_every_page(moto: Any, tmp_path: Path) -> None:
     assert len(c.get("/api/v1/events").json()["items"]) == 50
     assert len(c.get("/api/v1/hosts").json()["items"]) >= 3
 
+    # the demo's live example: a real policy change on moto plus its CloudTrail record flips the control
+    from cloudwarden.server.scheduler import Scheduler
+
+    msg = dashboard._live_change(ctx, moto.url, "us-east-1")
+    assert "Live change" in msg, msg
+    worker = Scheduler(ctx)
+    while worker.run_one():
+        pass
+    flips = [ch for ch in ctx.posture.changes(10) if ch["check_id"] == "s3_bucket_secure_transport_policy"]
+    assert flips and flips[0]["new_status"] == "FAIL" and "intruder" in flips[0]["cause"]
+    assert c.get("/api/v1/alerts", params={"source": "compliance"}).json()["total"] >= 1
+
 
 def test_a_missing_subsystem_skips_its_stage_with_a_reason() -> None:
     said: list[str] = []

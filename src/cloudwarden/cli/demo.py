@@ -70,4 +70,5 @@ def _dashboard(s: Any, account: Any, outcome: Any, out_dir: Path, port: int) -> 
     console.print(Text("Filling the dashboard...", style="bold"))
     app = dashboard.build_app(s, account.endpoint_url, account.region)
     dashboard.populate(app.state.ctx, outcome.data.scan, out_dir, console.print)
+    dashboard.live_change_later(app.state.ctx, account.endpoint_url, account.region, console.print)
     dashboard.serve(app, "127.0.0.1", port, console.print)

@@ -97,6 +97,52 @@ def _baselines(ctx: Any, est: Any) -> str:
     return f"learned from {r['api_events']:,} API and {r['host_events']:,} host events, {r['alerts']} behaviour alerts"
 
 
+def live_change_later(ctx: Any, endpoint_url: str, region: str, say: Say, delay_s: float = 20.0) -> None:
+    """Show compliance staying current: after `delay_s`, make a real change on the simulated account (a
+    bucket policy that drops the TLS-only statement, as an intruder might) and hand the server the
+    CloudTrail record of that call. The control flips and an alert appears on the dashboard."""
+    import threading
+
+    def run() -> None:
+        time.sleep(delay_s)
+        try:
+            msg = _live_change(ctx, endpoint_url, region)
+        except Exception as exc:  # noqa: BLE001 - the demo goes on without the live example
+            msg = f"live change example skipped ({type(exc).__name__}: {exc})"
+        say(msg)
+
+    threading.Thread(target=run, name="demo-live-change", daemon=True).start()
+
+
+def _live_change(ctx: Any, endpoint_url: str, region: str) -> str:
+    import json
+    import uuid
+    from datetime import UTC, datetime
+
+    import boto3
+
+    check = "s3_bucket_secure_transport_policy"
+    rows, _ = ctx.posture.findings(check_id=check, status="PASS", limit=1)
+    if not rows:
+        return "live change example skipped (no bucket passes the TLS-only policy check)"
+    bucket = rows[0]["resource_arn"].rsplit(":", 1)[-1]
+    account = rows[0]["account"]
+    policy = {"Version": "2012-10-17", "Statement": [{"Sid": "PublicRead", "Effect": "Allow", "Principal": "*",
+                                                      "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}]}
+    boto3.client("s3", endpoint_url=endpoint_url, region_name=region).put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+    record = {
+        "eventVersion": "1.09", "eventID": str(uuid.uuid4()), "eventTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventSource": "s3.amazonaws.com", "eventName": "PutBucketPolicy", "awsRegion": region, "sourceIPAddress": "203.0.113.77",
+        "userAgent": "aws-cli/2.15.0", "recipientAccountId": account, "eventType": "AwsApiCall", "readOnly": False,
+        "userIdentity": {"type": "IAMUser", "arn": f"arn:aws:iam::{account}:user/intruder", "accountId": account,
+                         "accessKeyId": "AKIADEMOINTRUDER0001", "userName": "intruder"},
+        "requestParameters": {"bucketName": bucket, "bucketPolicy": policy},
+    }
+    out = ctx.ingest_cloudtrail([record])
+    return (f"[bold]Live change:[/bold] PutBucketPolicy made {bucket} readable by anyone (no TLS-only statement); "
+            f"{out['rechecks_queued']} re-check queued. Posture → Changes and Alerts (source compliance) show it within seconds.")
+
+
 def serve(app: Any, host: str, port: int, say: Say) -> None:
     from cloudwarden.cli.serve import ensure_admin, run_server
 
