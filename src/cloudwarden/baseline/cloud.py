@@ -181,6 +181,7 @@ class CloudBaseline:
         self.groups: dict[str, int] = {}
         self.members: dict[int, list[str]] = {}
         self.clustered_at = 0.0
+        self.silhouette: float | None = None
         self.open: dict[str, Incident] = {}
         self.closed: list[tuple[Alert, Incident]] = []
         self.suppressed = 0  # incidents learned silently (below min_score)
@@ -289,6 +290,7 @@ class CloudBaseline:
         else:
             vectors = {n: v for n, v in vectors.items() if not n.startswith("service:")}
         self.groups = peer_mod.cluster(vectors)
+        self.silhouette = peer_mod.quality(vectors, self.groups)
         self.members = {}
         for name, g in sorted(self.groups.items()):
             self.members.setdefault(g, []).append(name)
@@ -304,6 +306,7 @@ class CloudBaseline:
             "events": self.events,
             "principals": len(self.profiles),
             "groups": len(self.members),
+            "silhouette": None if self.silhouette is None else round(self.silhouette, 3),
             "items": sum(len(p.items) for p in self.profiles.values()) + len(self.estate),
             "access_keys": len(self.keys),
             "sessions": len(self.sessions),
@@ -668,7 +671,7 @@ class CloudBaseline:
             "keys": dict(self.keys),
             "groups": self.groups, "clustered_at": self.clustered_at,
             "api_rates": {k: [r.bucket, r.count, r.errors, r.fired, list(r.history)] for k, r in self.api_rates.items()},
-            "suppressed": self.suppressed,
+            "suppressed": self.suppressed, "silhouette": self.silhouette,
         }
 
     @classmethod
@@ -691,6 +694,7 @@ class CloudBaseline:
             r._recompute()
             b.api_rates[k] = r
         b.suppressed = d.get("suppressed", 0)
+        b.silhouette = d.get("silhouette")
         b._last_hour = hour_bucket(b.now) if b.now else -1
         return b
 

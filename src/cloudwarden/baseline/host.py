@@ -169,6 +169,7 @@ class HostBaseline:
         self.groups: dict[str, int] = {}
         self.members: dict[int, list[str]] = {}
         self.clustered_at = 0.0
+        self.silhouette: float | None = None
         self.open: dict[str, Incident] = {}
         self.closed: list[tuple[Alert, Incident]] = []
         self.suppressed = 0
@@ -221,6 +222,7 @@ class HostBaseline:
     def recluster(self) -> None:
         vectors = {n: p.vector() for n, p in self.hosts.items()}
         self.groups = peer_mod.cluster(vectors, self.cfg.cluster_distance)
+        self.silhouette = peer_mod.quality(vectors, self.groups)
         self.members = {}
         for name, g in sorted(self.groups.items()):
             self.members.setdefault(g, []).append(name)
@@ -259,6 +261,7 @@ class HostBaseline:
         return {
             "learning": self.learning, "learning_ends": self.learning_ends(), "events": self.events,
             "hosts": len(self.hosts), "groups": len(self.members),
+            "silhouette": None if self.silhouette is None else round(self.silhouette, 3),
             "group_sizes": {self.group_name(g): len(ms) for g, ms in sorted(self.members.items())},
             "items": sum(len(p.items) for p in self.hosts.values()),
         }
@@ -436,7 +439,8 @@ class HostBaseline:
     def to_state(self) -> dict[str, Any]:
         return {"config": self.cfg.__dict__, "started": self.started, "now": self.now, "events": self.events,
                 "hosts": {n: p.to_state() for n, p in self.hosts.items()}, "groups": self.groups,
-                "clustered_at": self.clustered_at, "suppressed": self.suppressed, "ip_host": self.ip_host}
+                "clustered_at": self.clustered_at, "suppressed": self.suppressed, "ip_host": self.ip_host,
+                "silhouette": self.silhouette}
 
     @classmethod
     def from_state(cls, d: dict[str, Any], config: HostConfig | None = None) -> HostBaseline:
@@ -451,6 +455,7 @@ class HostBaseline:
         b.clustered_at = d["clustered_at"]
         b.suppressed = d.get("suppressed", 0)
         b.ip_host = dict(d.get("ip_host", {}))
+        b.silhouette = d.get("silhouette")
         b._last_hour = hour_bucket(b.now) if b.now else -1
         return b
 

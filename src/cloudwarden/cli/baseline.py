@@ -52,6 +52,9 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
             table.add_row(name, state, _when(d["learning_ends"]), str(d["events"]), ents, str(d["groups"]),
                           str(d["items"]), f"{d.get('stored_bytes', 0) / 1024:.1f} KiB")
         console.print(table)
+        for name, d in (("cloud", c), ("host", h)):
+            if d.get("silhouette") is not None:
+                console.print(f"{name} peer groups: silhouette {d['silhouette']:.2f}")
         if h.get("group_sizes"):
             console.print("host groups: " + ", ".join(f"{escape(k)} ({v})" for k, v in h["group_sizes"].items()))
         f = st.get("findings", {})
