@@ -303,8 +303,11 @@ SPECS: dict[str, FilterSpec] = {
         FilterSpec("console_auth_failures", "console authentication failures", (
             _login(errorMessage="Failed authentication", responseElements={"ConsoleLogin": "Failure"},
                    additionalEventData={"MFAUsed": "No"}),
+        # A successful login without MFA is the negative that tells this filter apart from a sign-in-without-MFA
+        # filter, which would otherwise also catch these failures.
         ), negatives=(*_ROUTINE, _login(additionalEventData={"MFAUsed": "Yes"},
-                                        responseElements={"ConsoleLogin": "Success"}))),
+                                        responseElements={"ConsoleLogin": "Success"}),
+                      _login(additionalEventData={"MFAUsed": "No"}, responseElements={"ConsoleLogin": "Success"}))),
         FilterSpec("kms_key_disable_or_deletion", "disabling or scheduled deletion of customer keys",
                    _api("kms.amazonaws.com", "DisableKey ScheduleKeyDeletion"),
                    negatives=(*_ROUTINE, _event("Decrypt", "kms.amazonaws.com", readOnly=True))),

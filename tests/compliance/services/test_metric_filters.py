@@ -80,3 +80,10 @@ def test_every_spec_accepts_a_straightforward_filter() -> None:
             continue  # covered by the CIS-style patterns above
         pattern = "{ " + " || ".join(f'$.eventName = "{n}"' for n in names) + " }"
         assert judge(pattern, spec).accepted, (key, judge(pattern, spec).reason)
+
+
+def test_sign_in_without_mfa_filter_does_not_pass_for_authentication_failures() -> None:
+    """A filter for MFA-less sign-ins also catches failed logins; it must not satisfy the failures control."""
+    mfa = '{ ($.eventName = "ConsoleLogin") && ($.additionalEventData.MFAUsed != "Yes") }'
+    verdict = judge(mfa, SPECS["console_auth_failures"])
+    assert not verdict.accepted
