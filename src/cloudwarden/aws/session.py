@@ -185,7 +185,15 @@ class AwsSession:
     def caller_identity(self) -> CallerIdentity:
         """sts:GetCallerIdentity, turning every credential problem into one clear CredentialsError."""
         try:
-            resp = self.client("sts").get_caller_identity()
+            # Its own client with few retries: an unreachable endpoint or bad credentials should be reported in
+            # seconds, not after the scan's ten adaptive retries (about half a minute).
+            with self._lock:
+                sts = self.session.client(  # type: ignore[call-overload]
+                    "sts", region_name=self.default_region, endpoint_url=self.endpoint_url,
+                    config=self.config.merge(Config(retries={"mode": "standard", "max_attempts": 2}, connect_timeout=5)),
+                    **self._creds,
+                )
+            resp = sts.get_caller_identity()
         except botocore.exceptions.NoCredentialsError as exc:
             raise CredentialsError(
                 "no AWS credentials found: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, use --profile, "
