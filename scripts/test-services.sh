@@ -2,8 +2,11 @@
 # start: prints `export VAR=...` lines for the services it started; stop: stops them.
 # PostgreSQL runs as the postgres user from a throwaway cluster under /tmp on a loopback port.
 set -euo pipefail
-PGDIR=/tmp/cloudwarden-test-pg
-PGPORT=${CLOUDWARDEN_TEST_PG_PORT:-55432}
+# One cluster per calling test run ($PPID is run-tests.sh for both start and stop), on a free port, so
+# two suites running at once on the same machine never share or delete each other's database.
+PGDIR=/tmp/cloudwarden-test-pg.$PPID
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PGPORT=${CLOUDWARDEN_TEST_PG_PORT:-$(free_port)}
 pgbin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1; }
 case "${1:-}" in
   start)
