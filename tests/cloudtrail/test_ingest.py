@@ -195,8 +195,37 @@ def test_merge_alerts_folds_single_event_alerts() -> None:
     merged = merge_alerts([alert("a", 5), alert("b", 1), alert("a", 5), alert("c", 9)])
     assert len(merged) == 1
     m = merged[0]
-    assert m.evidence_ids == ["a", "b", "c"] and m.count == 3
+    assert m.evidence_ids == ["b", "a", "c"] and m.count == 3
     assert m.first_seen == t + timedelta(minutes=1) and m.last_seen == t + timedelta(minutes=9) and m.explanation == "e9"
+    # a gap longer than the store's window starts another alert, as adding them one by one would
+    split = merge_alerts([alert("a", 0), alert("b", 50), alert("c", 200), alert("d", 230)], timedelta(hours=1))
+    assert [x.evidence_ids for x in split] == [["a", "b"], ["c", "d"]]
+
+
+def test_merged_alerts_store_like_one_by_one(tmp_path: Path) -> None:
+    """Folding before the store gives the same rows and counts as adding each alert alone."""
+    from datetime import UTC, datetime, timedelta
+
+    from cloudwarden.models.alert import Alert
+
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    alerts = [
+        Alert(rule_id=f"r{i % 3}", title="T", severity="high", source="cloudtrail", explanation="x",
+              first_seen=t + timedelta(minutes=37 * i % 600), last_seen=t + timedelta(minutes=37 * i % 600),
+              entity=f"p{i % 2}", evidence=[{"eventID": f"e{i}"}], evidence_ids=[f"e{i}"])
+        for i in range(60)
+    ]
+    ordered = sorted(alerts, key=lambda a: a.first_seen)
+    one = AlertStore(open_store(f"sqlite:///{tmp_path / 'one.db'}"))
+    for a in ordered:
+        one.add([a])
+    folded = AlertStore(open_store(f"sqlite:///{tmp_path / 'folded.db'}"))
+    folded.add(merge_alerts(ordered, folded.window))
+
+    def rows(store: AlertStore) -> list[tuple[str, str, int, datetime, datetime]]:
+        return sorted((a.rule_id, a.entity, a.count, a.first_seen, a.last_seen) for a in store.list(limit=1000))
+
+    assert rows(one) == rows(folded)
 
 
 def test_truncated_or_rotated_log_is_read_again_without_losing_the_old_events(env: tuple[Lake, StateStore, Path]) -> None:

@@ -168,3 +168,16 @@ def test_sqs_message_shapes() -> None:
     cloudtrail_sns = {"s3Bucket": "b", "s3ObjectKey": ["k1", "k2"]}
     assert [o[1] for o in objects_in_message(json.dumps(cloudtrail_sns))] == ["k1", "k2"]
     assert objects_in_message('{"Event": "s3:TestEvent"}') == [] and objects_in_message("not json") == []
+
+
+def test_items_come_in_time_order_across_accounts_and_regions(tmp_path: Path) -> None:
+    base = tmp_path / "trail"
+    names = [
+        ("111111111111", "us-east-1", "02", "111111111111_CloudTrail_us-east-1_20260102T0000Z_a.json.gz"),
+        ("111111111111", "us-east-1", "01", "111111111111_CloudTrail_us-east-1_20260101T0010Z_b.json.gz"),
+        ("222222222222", "eu-west-1", "01", "222222222222_CloudTrail_eu-west-1_20260101T0005Z_c.json.gz"),
+    ]
+    for account, region, day, name in names:
+        f.write_records(base / f"AWSLogs/{account}/CloudTrail/{region}/2026/01/{day}/{name}", f.many(1))
+    order = [Path(i.key).name.split("_")[3] for i in LocalSource(base).list()]
+    assert order == ["20260101T0005Z", "20260101T0010Z", "20260102T0000Z"]

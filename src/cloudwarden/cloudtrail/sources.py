@@ -71,6 +71,21 @@ def layout_of(key: str) -> tuple[str, str, date | None]:
     return match["account"], match["region"], day
 
 
+_STAMP = re.compile(r"_(\d{8}T\d{4}Z)_")
+
+
+def time_order(items: list[WorkItem]) -> list[WorkItem]:
+    """Items in (approximate) event-time order across accounts and regions: by day folder, then the
+    delivery timestamp CloudTrail puts in file names, then key. Correlation windows and alert grouping
+    expect events roughly in time order; a path sort would replay each region's whole history in turn."""
+
+    def key(item: WorkItem) -> tuple[date, str, str]:
+        stamp = _STAMP.search(item.key.rsplit("/", 1)[-1])
+        return (item.day or date.min, stamp.group(1) if stamp else "", item.key)
+
+    return sorted(items, key=key)
+
+
 def in_range(day: date | None, since: date | None, until: date | None) -> bool:
     if day is None:
         return True  # unknown: filter record by record instead
@@ -199,7 +214,7 @@ class LocalSource:
                     account=account, region=region, day=day,
                 )
             )
-        return items
+        return time_order(items)
 
     @staticmethod
     def _walk(root: Path) -> Iterator[Path]:
@@ -304,7 +319,7 @@ class S3Source:
                     item = self.item(key, obj.get("ETag", ""), int(obj.get("Size", 0)))
                     if in_range(item.day, since, until):
                         items.append(item)
-        return items
+        return time_order(items)
 
 
 # ---------------------------------------------------------------------------------------------- SQS
