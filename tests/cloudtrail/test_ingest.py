@@ -262,3 +262,34 @@ def test_unreadable_file_is_not_checkpointed_and_is_read_next_time(env: tuple[La
     path.rmdir()
     f.write_records(path, f.many(5))
     assert ingest(str(logs), lake, state, IngestOptions()).events == 5
+
+
+def test_user_rules_are_loaded_with_the_builtins(env: tuple[Lake, StateStore, Path], tmp_path: Path) -> None:
+    lake, state, logs = env
+    rules = tmp_path / "my-rules"
+    rules.mkdir()
+    (rules / "describe_instances.yml").write_text(
+        "title: Someone listed our instances\n"
+        "id: 5b0b8a52-8a1e-4c1e-9a55-0f1c7f6b0d11\n"
+        "logsource: {product: aws, service: cloudtrail}\n"
+        "detection:\n  selection: {eventName: DescribeInstances}\n  condition: selection\n"
+        "level: low\n"
+    )
+    f.write_records(logs / "a.json.gz", [f.event("DescribeInstances", "ec2.amazonaws.com", event_id="d1")])
+    summary = ingest(str(logs), lake, state, IngestOptions(rule_paths=[rules]))
+    assert summary.rules > 30 and summary.alerts_by_severity == {"low": 1}
+    assert [a.title for a in AlertStore(state).list()] == ["Someone listed our instances"]
+
+
+def test_follow_on_a_folder_picks_up_new_files(env: tuple[Lake, StateStore, Path]) -> None:
+    lake, state, logs = env
+    f.write_records(logs / "first.json.gz", f.many(3))
+    added: list[Path] = []
+
+    def progress(_summary: IngestSummary) -> None:
+        if not added:  # after the first pass committed: a new file lands
+            added.append(f.write_records(logs / "second.json.gz", f.many(4, start=100)))
+
+    opts = IngestOptions(follow=True, poll_seconds=0.01, max_passes=2)
+    summary = ingest(str(logs), lake, state, opts, progress=progress)
+    assert summary.files_processed == 2 and summary.events == 7 and lake.count() == 7
