@@ -181,3 +181,13 @@ def test_items_come_in_time_order_across_accounts_and_regions(tmp_path: Path) ->
         f.write_records(base / f"AWSLogs/{account}/CloudTrail/{region}/2026/01/{day}/{name}", f.many(1))
     order = [Path(i.key).name.split("_")[3] for i in LocalSource(base).list()]
     assert order == ["20260101T0005Z", "20260101T0010Z", "20260102T0000Z"]
+
+
+def test_deeply_nested_json_is_set_aside_not_a_crash() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    for data in (deep, b'{"Records": [' + deep + b"]}", b'{"eventID": ' + deep + b"}"):
+        recs, probs = _records(data)
+        assert not recs and len(probs) == 1 and ("nested too deeply" in probs[0].reason or "depth limit" in probs[0].reason)
+    lines = b"\n".join([b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}", json.dumps(f.event()).encode()])
+    recs, probs = _records(lines)
+    assert len(recs) == 1 and [p.location for p in probs] == ["line 1"]

@@ -103,7 +103,10 @@ def iter_records(data: bytes, *, csv_format: bool = False) -> Iterator[Record | 
             parsed = _records_decoder.decode(data)
         except msgspec.ValidationError:
             parsed = None  # valid JSON, not a Records file: one event, or JSON Lines
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, RecursionError) as exc:
+            if isinstance(exc, RecursionError) and b'"Records"' in start[:200]:
+                yield Problem("file", "JSON nested too deeply")
+                return
             if b'"Records"' not in start[:200]:
                 parsed = None  # JSON Lines (several documents) or a bad single document
             elif _utf8_problem(data):
@@ -125,6 +128,9 @@ def iter_records(data: bytes, *, csv_format: bool = False) -> Iterator[Record | 
     if start.startswith(b"["):
         try:
             items = _array_decoder.decode(data)
+        except RecursionError:
+            yield Problem("file", "JSON nested too deeply")
+            return
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             detail = _utf8_problem(data) or f"invalid JSON array: {exc}"
             yield Problem("file", detail)
@@ -141,7 +147,7 @@ def _salvage_records(data: bytes) -> Iterator[Record | Problem]:
     fixed = data.decode("utf-8", errors="replace").encode("utf-8")
     try:
         parsed = _records_decoder.decode(fixed)
-    except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError) as exc:
         yield Problem("file", f"{_utf8_problem(data)}; and invalid JSON: {exc}")
         return
     for index, item in enumerate(parsed.Records):
