@@ -26,7 +26,7 @@ import orjson
 
 from cloudwarden.errors import AwsError, ConfigError, InputError, SourceUnavailable
 
-DEFAULT_MAX_BYTES = 1 << 30  # decompressed size above which a file is set aside instead of read
+DEFAULT_MAX_BYTES = 512 << 20  # decompressed size above which a file is set aside (bounds memory per worker)
 SUFFIXES = (".json.gz", ".json", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".csv", ".csv.gz", ".gz")
 APPENDABLE = (".jsonl", ".ndjson")  # plain text files that grow: read from the last offset
 LAYOUT = re.compile(
