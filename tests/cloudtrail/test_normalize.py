@@ -181,3 +181,49 @@ def test_bad_values_raise_or_coerce() -> None:
     assert odd.region == "123" and odd.error_code == "5" and isinstance(odd.user_agent, str)
     long_agent = normalize(f.event(agent="a" * 100_000))
     assert len(long_agent.user_agent) == 4096
+
+
+def test_hostile_records_never_crash_normalisation_or_the_lake(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from datetime import date
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from cloudwarden.cloudtrail.ingest import _table
+    from cloudwarden.store.lake import API_SCHEMA
+
+    json_values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+        max_leaves=8,
+    )
+    keys = st.sampled_from([
+        "eventID", "eventTime", "eventSource", "eventName", "userIdentity", "recipientAccountId", "awsRegion",
+        "userAgent", "errorCode", "errorMessage", "sourceIPAddress", "readOnly", "resources", "requestParameters",
+        "additionalEventData", "eventType",
+    ])
+    identity = st.fixed_dictionaries({}, optional={
+        "type": st.sampled_from(["IAMUser", "AssumedRole", "Root", "AWSService", "FederatedUser", "AWSAccount", "X"]) | json_values,
+        "arn": st.text(max_size=40) | json_values, "accountId": json_values, "accessKeyId": json_values,
+        "invokedBy": json_values, "userName": json_values,
+        "sessionContext": st.fixed_dictionaries({}, optional={"sessionIssuer": st.dictionaries(st.just("arn"), json_values),
+                                                              "attributes": st.dictionaries(st.just("mfaAuthenticated"), json_values)}),
+    })
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.dictionaries(keys, json_values, max_size=10), identity, st.booleans())
+    def check(fields: dict[str, object], ident: dict[str, object], complete: bool) -> None:
+        record = dict(fields)
+        record["userIdentity"] = ident
+        if complete:
+            record.update(eventID="e", eventTime="2026-01-01T00:00:00Z", eventSource="s3.amazonaws.com", eventName="X")
+        try:
+            values = normalize_values(record)
+        except RecordError:
+            assert not complete
+            return
+        assert len(values) == len(VALUE_COLUMNS)
+        table = _table([values], [b"{}"], date(2026, 1, 1))
+        assert table.schema == API_SCHEMA and table.num_rows == 1
+
+    check()
