@@ -186,3 +186,15 @@ def test_alerts_worst_first_across_pages(server: Server) -> None:
     for offset in (0, 2, 4):
         got += [a["severity"] for a in c.get("/api/v1/alerts", params={"limit": 2, "offset": offset}, headers=h).json()["items"]]
     assert got == ["critical", "critical", "high", "medium", "low", "low"]
+
+
+def test_posture_page_names_each_cis_section(server: Server) -> None:
+    """Section rows show the framework's own section names, not bare numbers."""
+    server.ctx.posture.apply(
+        [Result("1", "check_a", "arn:aws:s3:::b", "global", "FAIL", "reason", severity="high", service="s3",
+                title="A", remediation="fix", controls="cis-7.0:3.1.1")],
+        account="1", checks=[], cause="scan 1")
+    c, _ = server.login("viewer")
+    page = c.get("/posture", params={"framework": "cis-7.0"}).text
+    assert '<td>3 <span class="muted">Storage</span></td>' in page
+    assert "Identity and Access Management" not in page  # only sections with results are listed

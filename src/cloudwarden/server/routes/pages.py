@@ -128,6 +128,14 @@ def home(request: Request, p: Principal = VIEWER) -> Response:
     return RedirectResponse("/posture", status_code=303)
 
 
+def _section_names(framework_id: str) -> dict[str, str]:
+    from cloudwarden.compliance.frameworks import FRAMEWORK_FILES, load_framework
+
+    if framework_id not in FRAMEWORK_FILES:
+        return {}
+    return {sec.id: sec.name for sec in load_framework(framework_id).sections}
+
+
 @router.get("/posture")
 def posture(request: Request, p: Principal = VIEWER, framework: str = "") -> Response:
     ctx = ctx_of(request)
@@ -136,6 +144,9 @@ def posture(request: Request, p: Principal = VIEWER, framework: str = "") -> Res
     fw = framework if framework in frameworks else (next((f for f in frameworks if f.startswith("cis-7")), frameworks[0] if frameworks else ""))
     overall = [s for s in scores if s["section"] == ""]
     sections = sorted((s for s in scores if s["framework"] == fw and s["section"]), key=lambda s: _section_key(s["section"]))
+    section_names = _section_names(fw)
+    for s in sections:
+        s["name"] = section_names.get(s["section"], "")
     history = ctx.posture.score_history(fw, "", 120) if fw else []
     failing = ctx.posture.failing_controls(40)
     for f in failing[:15]:
