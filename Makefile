@@ -31,7 +31,7 @@ test-fast: setup
 	$(PY) -m pytest -q -x -m "not live and not browser and not postgres and not slow"
 
 check: setup
-	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff check src tests bench eval
 	$(VENV)/bin/mypy
 
 bench: setup
