@@ -41,8 +41,33 @@ def test_docs_and_openapi_need_login(sqlite_server: Server) -> None:
     c, _ = sqlite_server.login("viewer")
     spec = c.get("/openapi.json").json()
     assert "/api/v1/alerts" in spec["paths"] and "/api/v1/findings" in spec["paths"]
-    assert "/api/v1/alerts" in c.get("/docs", headers={"accept": "text/html"}).text
+    html = c.get("/docs", headers={"accept": "text/html"}).text
+    assert "/api/v1/alerts" in html  # the no-script fallback list
+    assert '<script src="/static/swagger/swagger-ui-bundle.js"' in html and '<script src="/static/swagger-init.js"' in html
+    assert "<script>" not in html  # the CSP has no unsafe-inline
+    for asset in ("/static/swagger/swagger-ui-bundle.js", "/static/swagger/swagger-ui.css", "/static/swagger-init.js"):
+        assert c.get(asset).status_code == 200
     assert sqlite_server.client().get("/openapi.json").status_code == 401
+    assert sqlite_server.client().get("/docs", headers={"accept": "text/html"}, follow_redirects=False).status_code == 303
+
+
+def test_openapi_lists_every_api_route_with_tags_and_summaries(sqlite_server: Server) -> None:
+    from fastapi.routing import APIRoute
+
+    from tests.server.test_auth import _walk
+
+    c, _ = sqlite_server.login("viewer")
+    spec = c.get("/openapi.json").json()
+    listed = {(m.upper(), path) for path, ops in spec["paths"].items() for m in ops}
+    api_routes = {(m, r.path) for r in _walk(sqlite_server.app.routes) if isinstance(r, APIRoute) and r.path.startswith("/api/")
+                  for m in r.methods - {"HEAD"}}
+    assert len(api_routes) >= 40 and api_routes <= listed, api_routes - listed
+    declared = {t["name"] for t in spec["tags"]}
+    for path, ops in spec["paths"].items():
+        for m, op in ops.items():
+            assert op["summary"] and len(op["tags"]) == 1 and op["tags"][0] in declared, (m, path)
+    assert spec["paths"]["/api/v1/alerts"]["get"]["tags"] == ["alerts"]
+    assert set(spec["components"]["securitySchemes"]) == {"apiToken", "session"}
 
 
 def test_htmx_partials(sqlite_server: Server) -> None:

@@ -16,7 +16,6 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import HTTPException
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -26,6 +25,7 @@ from cloudwarden.errors import CloudwardenError, InputError
 from cloudwarden.server.auth import LoginRequired, Principal, authenticate, require
 from cloudwarden.server.context import ServerContext
 from cloudwarden.server.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from cloudwarden.server.openapi import build_openapi
 from cloudwarden.server.routes import api, pages
 from cloudwarden.server.scheduler import Scheduler
 from cloudwarden.server.sources import Unavailable
@@ -85,7 +85,9 @@ def create_app(settings: Settings | None = None, *, state: StateStore | None = N
             ctx.notifier.stop(flush=True)
 
     app = FastAPI(title="cloudwarden", version="0.1.0", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan,
-                  description="Continuous security for an AWS estate. Authenticate with `Authorization: Bearer <API token>`.")
+                  description="Continuous security for an AWS estate. Authenticate with `Authorization: Bearer <API token>` "
+                              "(automation), or with the dashboard session cookie plus the `X-CSRF-Token` header on "
+                              "state-changing calls (the /docs page adds it).")
     app.state.ctx = ctx
 
     @app.exception_handler(LoginRequired)
@@ -117,11 +119,12 @@ def create_app(settings: Settings | None = None, *, state: StateStore | None = N
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi(p: Principal = viewer) -> dict[str, Any]:
-        return get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        return build_openapi(app.title, app.version, app.description, app.routes)
 
     @app.get("/docs", include_in_schema=False)
     def docs(request: Request, p: Principal = viewer) -> HTMLResponse:
-        spec = get_openapi(title=app.title, version=app.version, routes=app.routes)
+        # Swagger UI (vendored under /static/swagger) renders /openapi.json; the plain list is the no-script fallback
+        spec = build_openapi(app.title, app.version, app.description, app.routes)
         endpoints = [{"method": m.upper(), "path": path, "summary": op.get("summary", "")}
                      for path, ops in sorted(spec.get("paths", {}).items()) for m, op in ops.items()]
         return pages.render(request, "docs.html", p, endpoints=endpoints)
