@@ -8,18 +8,50 @@
      (default 1 h), adding to its count and moving first/last seen; otherwise opens a new alert.
 Evidence kept per alert is bounded (the first `evidence_limit` events); every evidence id is kept for
 idempotency.
+
+Bulk path: a batch costs a fixed handful of statements, not several per alert. It loads the suppressions,
+the already-recorded (key, event id) pairs of the batch (one indexed join against a VALUES list per 4,000
+pairs) and the open rows of the batch's keys that can fall within the window; replays steps 1-3 in
+memory in input order (so an alert sees the rows and evidence the earlier alerts of its batch made, as the
+one-by-one path does); then writes new rows (INSERT .. RETURNING), changed rows (executemany UPDATE, the
+count as a relative `count + n`), evidence ids and suppression hits, all in one transaction.
+`_add_each` is the one-alert-at-a-time reference of the same rules; it is the fallback when the bulk
+insert meets another writer's evidence id (unique (key, event_id)), and the tests compare both paths.
+
+Trade-off (kept on purpose): `alert_evidence` grows by one row per alerting event and is never pruned.
+That table is what makes a replayed event a no-op even after its alert was resolved (a replay must not
+open a new alert); pruning it by age would make replays older than the cut count again. It is small
+(a key and an event id per alerting event, a few percent of events) next to the lake; when it matters,
+pruning rows older than the oldest replayable input (checkpoint/lake retention) keeps the guarantee.
 """
 
 from __future__ import annotations
 
 import builtins
 import fnmatch
-from collections.abc import Iterable, Mapping
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, func, or_, select
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -30,6 +62,7 @@ from cloudwarden.store.state import Base, StateStore
 STATUSES = ("new", "acknowledged", "resolved")
 DEFAULT_WINDOW = timedelta(hours=1)
 DEFAULT_EVIDENCE_LIMIT = 20
+_CHUNK = 4_000  # bound parameters per statement stay well under SQLite's 32,766 and PostgreSQL's 65,535
 
 
 def _utc(dt: datetime) -> datetime:
@@ -190,6 +223,51 @@ def _matches(pattern: str, value: str) -> bool:
     return fnmatch.fnmatchcase(value.lower(), pattern.lower())
 
 
+@dataclass(eq=False)
+class _Row:
+    """An alert row as the batch being added leaves it (loaded: `id` set; created: `new` holds its fixed
+    columns and `id` arrives with the insert)."""
+
+    id: int | None
+    count: int
+    base_count: int  # the stored count when loaded; the update adds the difference
+    first_seen: datetime
+    last_seen: datetime
+    explanation: str
+    evidence: list[dict[str, Any]]
+    severity: str
+    severity_rank: int
+    members: list[str]
+    anomaly: dict[str, Any] | None
+    new: dict[str, Any] | None = None
+    changed: bool = False
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _known_evidence(s: Session, pairs: Sequence[tuple[str, str]]) -> Iterator[tuple[tuple[str, str], int]]:
+    """Which (key, event id) pairs are already recorded, and on which alert. A join against a VALUES list
+    probes the unique (key, event_id) index per pair; `(key, event_id) IN (VALUES ..)` would scan the table.
+    Plain text with bound parameters: compiling a 4,000-row `values()` construct costs more than the query."""
+    for chunk in _chunks(pairs, _CHUNK // 2):
+        rows = ", ".join(f"(:k{i}, :e{i})" for i in range(len(chunk)))
+        params: dict[str, str] = {}
+        for i, (key, eid) in enumerate(chunk):
+            params[f"k{i}"] = key
+            params[f"e{i}"] = eid
+        q = text(
+            f"WITH batch_ev(k, e) AS (VALUES {rows}) "  # noqa: S608 - only placeholders are formatted in
+            'SELECT alert_evidence."key", alert_evidence.event_id, alert_evidence.alert_id '
+            'FROM batch_ev JOIN alert_evidence ON alert_evidence."key" = batch_ev.k '
+            "AND alert_evidence.event_id = batch_ev.e"
+        )
+        for key, eid, alert_id in s.execute(q, params):
+            yield (key, eid), int(alert_id)
+
+
 class AlertStore:
     def __init__(self, state: StateStore, *, window: timedelta = DEFAULT_WINDOW,
                  evidence_limit: int = DEFAULT_EVIDENCE_LIMIT) -> None:
@@ -201,14 +279,22 @@ class AlertStore:
     def add(self, alerts: Iterable[Alert], *, now: datetime | None = None) -> list[int]:
         """Store alerts; returns the ids of the alerts created or updated (suppressed ones are left out)."""
         batch = builtins.list(alerts)
-        try:
-            return self._add_batch(batch, now)
-        except IntegrityError:
-            # another writer recorded one of these events between our check and insert: the retry sees it
-            return self._add_batch(batch, now)
-
-    def _add_batch(self, alerts: builtins.list[Alert], now: datetime | None) -> builtins.list[int]:
+        if not batch:
+            return []
         now_n = _utc(now) if now else _now()
+        try:
+            return self._add_bulk(batch, now_n)
+        except IntegrityError:
+            pass
+        # another writer recorded one of these events between our read and our insert (the transaction was
+        # rolled back); the one-by-one path sees its rows, and retries once more for a third writer
+        try:
+            return self._add_each(batch, now_n)
+        except IntegrityError:
+            return self._add_each(batch, now_n)
+
+    def _add_each(self, alerts: builtins.list[Alert], now_n: datetime) -> builtins.list[int]:
+        """The reference path: one alert at a time through the ORM (several statements per alert)."""
         ids: builtins.list[int] = []
         with self.state.session() as s:
             sups = [self._sup(r) for r in s.scalars(select(SuppressionRow))]
@@ -226,6 +312,148 @@ class AlertStore:
                     ids.append(alert_id)
                 s.flush()
         return ids
+
+    def _add_bulk(self, alerts: builtins.list[Alert], now_n: datetime) -> builtins.list[int]:
+        with self.state.session() as s:
+            active = [x for x in (self._sup(r) for r in s.scalars(select(SuppressionRow))) if x.active(now_n)]
+            hits: dict[int, int] = {}
+            todo: builtins.list[tuple[Alert, str, builtins.list[str]]] = []
+            for alert in alerts:
+                sup = self._suppressed_by(alert, active) if active else None
+                if sup is not None:
+                    hits[sup.id] = hits.get(sup.id, 0) + 1
+                    continue
+                if alert.severity not in SEVERITY_ORDER:
+                    raise InputError(f"unknown severity {alert.severity!r}", source=f"alert {alert.rule_id}")
+                todo.append((alert, alert.key(), builtins.list(dict.fromkeys(i for i in alert.evidence_ids if i))))
+            known: dict[tuple[str, str], int | _Row] = dict(
+                _known_evidence(s, sorted({(key, i) for _a, key, ids in todo for i in ids})))
+            groups = self._open_rows(s, todo)
+            out: builtins.list[int | _Row] = []
+            created: builtins.list[_Row] = []
+            evidence: builtins.list[tuple[_Row, str, str]] = []
+            for alert, key, ids in todo:
+                seen = {i for i in ids if (key, i) in known}
+                new_ids = [i for i in ids if i not in seen]
+                if ids and not new_ids:
+                    out.append(known[(key, ids[0])])
+                    continue
+                row, opened = self._fold(groups[key], alert, key, ids, new_ids, seen)
+                if opened:
+                    groups[key].append(row)
+                    created.append(row)
+                for eid in new_ids:
+                    evidence.append((row, key, eid))
+                    known[(key, eid)] = row
+                out.append(row)
+            self._write(s, created, groups, evidence, hits, now_n)
+        result: builtins.list[int] = []
+        for ref in out:
+            rid = ref if isinstance(ref, int) else ref.id
+            if rid is not None and rid not in result:
+                result.append(rid)
+        return result
+
+    def _open_rows(self, s: Session, todo: Sequence[tuple[Alert, str, builtins.list[str]]]) -> defaultdict[str, builtins.list[_Row]]:
+        """Open rows of the batch's keys that any alert of the batch can join. A row outside
+        [earliest first_seen - window, latest last_seen + window] cannot: rows only move when joined."""
+        groups: defaultdict[str, builtins.list[_Row]] = defaultdict(builtins.list)
+        if not todo:
+            return groups
+        lo = min(_utc(a.first_seen) for a, _k, _i in todo) - self.window
+        hi = max(_utc(a.last_seen) for a, _k, _i in todo) + self.window
+        keys = sorted({key for _a, key, _i in todo})
+        for chunk in _chunks(keys, _CHUNK):
+            q = select(AlertRow.id, AlertRow.key, AlertRow.count, AlertRow.first_seen, AlertRow.last_seen,
+                       AlertRow.evidence, AlertRow.severity, AlertRow.severity_rank, AlertRow.members,
+                       AlertRow.anomaly, AlertRow.explanation).where(
+                AlertRow.key.in_(chunk), AlertRow.status != "resolved",
+                AlertRow.last_seen >= lo, AlertRow.first_seen <= hi,
+            ).order_by(AlertRow.id)
+            for rid, key, count, first, last, evidence, severity, rank, members, anomaly, explanation in s.execute(q):
+                groups[key].append(_Row(
+                    id=rid, count=count, base_count=count, first_seen=first, last_seen=last,
+                    explanation=explanation, evidence=builtins.list(evidence or []), severity=severity,
+                    severity_rank=rank, members=builtins.list(members or []), anomaly=anomaly))
+        return groups
+
+    def _fold(self, rows: Sequence[_Row], alert: Alert, key: str, ids: Sequence[str], new_ids: Sequence[str],
+              seen: set[str]) -> tuple[_Row, bool]:
+        """Steps 2-3 for one alert against the batch's view of its key's open rows (as `_add_one`);
+        returns the row it joined or opened, and whether it opened one."""
+        first, last = _utc(alert.first_seen), _utc(alert.last_seen)
+        added = len(new_ids) if ids and len(new_ids) < len(ids) else max(alert.count, 1)
+        new_evidence = [
+            ev for ev, eid in zip(alert.evidence, alert.evidence_ids, strict=False) if eid not in seen
+        ] if ids else builtins.list(alert.evidence)
+        row: _Row | None = None
+        for cand in rows:  # the newest joinable row; ties go to the older row
+            if cand.last_seen >= first - self.window and cand.first_seen <= last + self.window and (
+                    row is None or cand.last_seen > row.last_seen):
+                row = cand
+        if row is None:
+            return _Row(
+                id=None, count=added, base_count=0, first_seen=first, last_seen=last,
+                explanation=alert.explanation, evidence=new_evidence[: self.evidence_limit],
+                severity=alert.severity, severity_rank=SEVERITY_ORDER[alert.severity],
+                members=builtins.list(alert.members), anomaly=alert.anomaly, new={
+                    "key": key, "rule_id": alert.rule_id, "title": alert.title, "source": alert.source,
+                    "entity": alert.entity, "account": alert.account, "region": alert.region, "host": alert.host,
+                    "attack_ids": builtins.list(alert.attack_ids),
+                }), True
+        row.count += added
+        row.first_seen = min(row.first_seen, first)
+        if last >= row.last_seen:
+            row.last_seen = last
+            row.explanation = alert.explanation  # the latest reason reads best
+        room = self.evidence_limit - len(row.evidence)
+        if room > 0 and new_evidence:
+            row.evidence = [*row.evidence, *new_evidence[:room]]
+        if SEVERITY_ORDER[alert.severity] > row.severity_rank:
+            row.severity, row.severity_rank = alert.severity, SEVERITY_ORDER[alert.severity]
+        row.members = builtins.list(dict.fromkeys([*row.members, *alert.members]))
+        if alert.anomaly is not None:
+            row.anomaly = alert.anomaly
+        row.changed = True
+        return row, False
+
+    @staticmethod
+    def _write(s: Session, created: Sequence[_Row], groups: Mapping[str, Sequence[_Row]],
+               evidence: Sequence[tuple[_Row, str, str]], hits: Mapping[int, int], now: datetime) -> None:
+        alerts_t = cast(Table, AlertRow.__table__)
+        if created:
+            rows = [{
+                **(r.new or {}), "severity": r.severity, "severity_rank": r.severity_rank, "explanation": r.explanation,
+                "members": r.members, "anomaly": r.anomaly, "evidence": r.evidence, "count": r.count,
+                "first_seen": r.first_seen, "last_seen": r.last_seen, "status": "new", "status_by": "",
+                "status_at": None, "status_comment": "", "assignee": "", "created_at": now, "updated_at": now,
+            } for r in created]
+            new_ids = s.execute(insert(alerts_t).returning(alerts_t.c.id, sort_by_parameter_order=True), rows).scalars().all()
+            for r, rid in zip(created, new_ids, strict=True):
+                r.id = rid
+        changed = [r for rows in groups.values() for r in rows if r.changed and r.new is None]
+        if changed:
+            # the count moves relative to the stored value: a concurrent writer's increment is not lost
+            s.execute(update(alerts_t).where(alerts_t.c.id == bindparam("b_id")).values(
+                count=alerts_t.c.count + bindparam("b_added"), first_seen=bindparam("b_first"),
+                last_seen=bindparam("b_last"), explanation=bindparam("b_explanation"),
+                evidence=bindparam("b_evidence", type_=JSON), severity=bindparam("b_severity"),
+                severity_rank=bindparam("b_rank"), members=bindparam("b_members", type_=JSON),
+                anomaly=bindparam("b_anomaly", type_=JSON), updated_at=bindparam("b_now"),
+            ), [{
+                "b_id": r.id, "b_added": r.count - r.base_count, "b_first": r.first_seen, "b_last": r.last_seen,
+                "b_explanation": r.explanation, "b_evidence": r.evidence, "b_severity": r.severity,
+                "b_rank": r.severity_rank, "b_members": r.members, "b_anomaly": r.anomaly, "b_now": now,
+            } for r in changed])
+        if evidence:
+            # unique (key, event_id): a concurrent writer's copy of an event raises IntegrityError here
+            s.execute(insert(cast(Table, AlertEvidenceRow.__table__)),
+                      [{"alert_id": r.id, "key": key, "event_id": eid} for r, key, eid in evidence])
+        if hits:
+            sup_t = cast(Table, SuppressionRow.__table__)
+            s.execute(update(sup_t).where(sup_t.c.id == bindparam("b_id")).values(
+                hits=sup_t.c.hits + bindparam("b_n"), last_hit=bindparam("b_now")),
+                [{"b_id": sid, "b_n": n, "b_now": now} for sid, n in sorted(hits.items())])
 
     def _suppressed_by(self, alert: Alert, active: list[Suppression]) -> Suppression | None:
         for sup in active:
