@@ -272,3 +272,14 @@ def test_bulk_batch_with_many_keys_and_events_round_trips(tmp_path: Path) -> Non
     assert st.add(batch[:4500]) == ids[:2500]
     got = st.get(ids[0])
     assert got is not None and got.count == 3 and len(got.evidence_ids) == 3
+
+
+def test_list_worst_first_order_is_stable_across_pages(store: AlertStore) -> None:
+    for i, sev in enumerate(["low", "critical", "medium", "critical", "high", "low"]):
+        store.add([alert(f"w{i}", i * 100, severity=sev, entity=f"arn:aws:iam::1:user/w{i}")])
+    worst = store.list(limit=3, order="severity") + store.list(limit=3, offset=3, order="severity")
+    assert [a.severity for a in worst] == ["critical", "critical", "high", "medium", "low", "low"]
+    assert worst[0].last_seen > worst[1].last_seen and len({a.id for a in worst}) == 6
+    assert [a.severity for a in store.list(order="severity", min_severity="high")] == ["critical", "critical", "high"]
+    with pytest.raises(InputError):
+        store.list(order="random")

@@ -588,10 +588,17 @@ class AlertStore:
             q = q.where(or_(AlertRow.title.ilike(like), AlertRow.entity.ilike(like), AlertRow.explanation.ilike(like)))
         return q
 
-    def list(self, *, limit: int = 50, offset: int = 0, **filters: Any) -> list[StoredAlert]:
-        """Alerts newest first. Filters: status, min_severity, rule_id, entity, account, source, since,
-        until, assignee, text."""
-        q = self._filtered(**filters).order_by(AlertRow.last_seen.desc(), AlertRow.id.desc())
+    def list(self, *, limit: int = 50, offset: int = 0, order: str = "newest", **filters: Any) -> list[StoredAlert]:
+        """Alerts newest first, or with order="severity" worst first (then newest; the triage queue).
+        Ties break on id, so pages are stable. Filters: status, min_severity, rule_id, entity, account,
+        source, since, until, assignee, text."""
+        if order == "newest":
+            q = self._filtered(**filters).order_by(AlertRow.last_seen.desc(), AlertRow.id.desc())
+        elif order == "severity":
+            q = self._filtered(**filters).order_by(
+                AlertRow.severity_rank.desc(), AlertRow.last_seen.desc(), AlertRow.id.desc())
+        else:
+            raise InputError(f"unknown order {order!r}; expected newest or severity")
         q = q.limit(max(0, min(limit, 10_000))).offset(max(0, offset))
         with self.state.session() as s:
             return [self._stored(s, r, full=False) for r in s.scalars(q)]

@@ -117,25 +117,11 @@ class Alerts:
         return self._worst_first(f, limit, offset), self._count(f)
 
     def _worst_first(self, f: dict[str, Any], limit: int, offset: int) -> builtins.list[dict[str, Any]]:
-        """The triage order across pages: severity, then newest, then id (stable). AlertStore.list orders
-        by time only, so this reuses its filtered query with our ordering."""
-        try:
-            from cloudwarden.detect.alert_store import AlertRow
-
-            q = self.store._filtered(**f).order_by(AlertRow.severity_rank.desc(), AlertRow.last_seen.desc(), AlertRow.id.desc())
-            with self.state.session() as s:
-                return [_alert_dict(self.store._stored(s, r, full=False)) for r in s.scalars(q.limit(limit).offset(offset))]
-        except (ImportError, AttributeError):
-            return [_alert_dict(a) for a in self.store.list(limit=limit, offset=offset, **f)]
+        """The triage order across pages: severity, then newest, then id (stable)."""
+        return [_alert_dict(a) for a in self.store.list(limit=limit, offset=offset, order="severity", **f)]
 
     def _count(self, f: dict[str, Any]) -> int:
-        # AlertStore.count() builds `SELECT count(*)` without a FROM (with_only_columns drops it), which
-        # always answers 1; count over the store's own filtered query as a subquery instead.
-        from sqlalchemy import func, select
-
-        q = self.store._filtered(**f)
-        with self.state.session() as s:
-            return int(s.scalar(select(func.count()).select_from(q.subquery())) or 0)
+        return int(self.store.count(**f))
 
     def counts(self, **kw: Any) -> dict[str, int]:
         return dict(self.store.counts_by_severity(**kw))
