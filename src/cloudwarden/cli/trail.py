@@ -40,6 +40,9 @@ def ingest_cmd(
     workers: Annotated[int, typer.Option(help="Worker processes (files are spread over them)")] = 1,
     rules: Annotated[list[Path] | None, typer.Option("--rules", help="Extra Sigma rule files or folders")] = None,
     no_builtin: Annotated[bool, typer.Option("--no-builtin-rules", help="Do not load cloudwarden's own rules")] = False,
+    include_disabled: Annotated[
+        bool, typer.Option("--include-disabled", help="Also run the rules disabled in the dashboard/API")
+    ] = False,
     poll: Annotated[float, typer.Option(help="Seconds between polls with --follow")] = 30.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON")] = False,
     fail_on: Annotated[
@@ -48,6 +51,7 @@ def ingest_cmd(
 ) -> None:
     """Ingest CloudTrail into the lake, run the rules, store alerts; prints an ingest summary."""
     from cloudwarden.cloudtrail.ingest import IngestOptions, IngestSummary, ingest
+    from cloudwarden.detect.toggles import read_disabled
     from cloudwarden.store.lake import Lake
 
     with cli_errors():
@@ -58,6 +62,8 @@ def ingest_cmd(
             workers=max(1, workers),
             rule_paths=list(rules or []),
             builtin_rules=not no_builtin,
+            # the same switches the server honours: a rule disabled in the dashboard stays quiet here too
+            disabled_rules=frozenset() if include_disabled else frozenset(read_disabled(s.home_path)),
             follow=follow,
             poll_seconds=poll,
             sqs_url=sqs_url or "",

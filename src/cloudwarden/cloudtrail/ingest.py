@@ -127,6 +127,7 @@ class IngestOptions:
     workers: int = 1
     rule_paths: Sequence[Path | str] = ()
     builtin_rules: bool = True
+    disabled_rules: frozenset[str] = frozenset()  # rule ids switched off in the dashboard (detect/toggles.py)
     max_bytes: int = DEFAULT_MAX_BYTES
     follow: bool = False
     poll_seconds: float = 30.0
@@ -143,10 +144,10 @@ class IngestOptions:
 class DetectionStage:
     """The rules, loaded once per process. Wraps cloudwarden.detect (owned by the detection engine)."""
 
-    def __init__(self, rule_paths: Sequence[Path | str], builtin: bool) -> None:
+    def __init__(self, rule_paths: Sequence[Path | str], builtin: bool, disabled: Iterable[str] = ()) -> None:
         from cloudwarden.detect.engine import Detector, load_rules
 
-        self.ruleset = load_rules(list(rule_paths), include_builtin="cloudtrail" if builtin else False)
+        self.ruleset = load_rules(list(rule_paths), include_builtin="cloudtrail" if builtin else False).without(disabled)
         self.detector = Detector(self.ruleset, source="cloudtrail")
 
         self.correlation_ids = {info.id for info, _spec in self.ruleset.correlations}
@@ -324,7 +325,7 @@ def _worker_init(lake_root: str, options: IngestOptions) -> None:
     _WORKER["lake"] = Lake(lake_root)
     _WORKER["options"] = options
     if "detect" not in _WORKER:  # inherited through fork when the parent loaded the rules first
-        _WORKER["detect"] = DetectionStage(options.rule_paths, options.builtin_rules)
+        _WORKER["detect"] = DetectionStage(options.rule_paths, options.builtin_rules, options.disabled_rules)
 
 
 def _worker_run(item: WorkItem) -> ItemResult:
@@ -391,7 +392,7 @@ class Ingest:
         self.lake = lake
         self.state = state
         self.options = options or IngestOptions()
-        self.detect = detect or DetectionStage(self.options.rule_paths, self.options.builtin_rules)
+        self.detect = detect or DetectionStage(self.options.rule_paths, self.options.builtin_rules, self.options.disabled_rules)
         self.alerts = AlertStore(state)
         self.checkpoint = Checkpoint(state, source.id)
         self.summary = IngestSummary(source.id)

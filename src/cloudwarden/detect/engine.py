@@ -310,6 +310,32 @@ class RuleSet:
         unsupported = [u for u in self.unsupported if u[0] in srcs]
         return _compile_all(kept, unsupported)
 
+    def without(self, rule_ids: Iterable[str]) -> RuleSet:
+        """The set minus the disabled rules (ids as toggled in the dashboard): they raise no alerts.
+
+        A disabled rule that an enabled correlation references is kept silent, so the correlation still
+        sees its events; a rule silent before stays silent when the correlation that silenced it is disabled.
+        """
+        drop = {str(i) for i in rule_ids if str(i)}
+        if not drop or not any(r.id in drop for r in self.rules):
+            return self
+        was_silent = {c.info.id for c in self._compiled if c.silent}
+
+        def rid(rule: SigmaRule | SigmaCorrelationRule, src: str) -> str:  # as _info names it
+            return str(rule.id) if rule.id is not None else (rule.name or f"{src}#{rule.title}")
+
+        corrs: list[tuple[SigmaRule | SigmaCorrelationRule, str, Any]] = [
+            (r, s, e) for r, s, e in self._parsed if isinstance(r, SigmaCorrelationRule) and rid(r, s) not in drop]
+        refs = {ref.reference for r, _s, _e in corrs if isinstance(r, SigmaCorrelationRule) for ref in r.rules or []}
+        kept = [(r, s, e) for r, s, e in self._parsed if isinstance(r, SigmaRule)
+                and (rid(r, s) not in drop or rid(r, s) in refs or (r.name or "") in refs)]
+        out = _compile_all([*kept, *corrs], [])
+        out.unsupported = list(self.unsupported)
+        for c in out._compiled:
+            if c.info.id in drop or c.info.id in was_silent:
+                c.silent = True
+        return out
+
     def compiled(self) -> list[CompiledRule]:
         return list(self._compiled)
 

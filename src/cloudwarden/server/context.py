@@ -140,8 +140,7 @@ class ServerContext:
             self._detector, self._detector_error = None, ""
 
     def disabled_rules(self) -> set[str]:
-        f = self.settings.home_path / "rules" / "disabled.txt"
-        return set(f.read_text().split()) if f.exists() else set()
+        return load("cloudwarden.detect.toggles", "read_disabled")(self.settings.home_path)  # type: ignore[no-any-return]
 
     # CloudTrail ingest --------------------------------------------------------------------------------
     def ingest_cloudtrail(self, records: list[Any], *, detect: bool = True) -> dict[str, Any]:

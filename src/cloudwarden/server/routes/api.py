@@ -260,14 +260,12 @@ def _rules_dir(request: Request) -> Path:
 
 
 def _disabled(request: Request) -> set[str]:
-    f = Path(ctx_of(request).settings.home_path) / "rules" / "disabled.txt"
-    return set(f.read_text().split()) if f.exists() else set()
+    # the same list `cloudwarden trail ingest` honours (cloudwarden.detect.toggles)
+    return load("cloudwarden.detect.toggles", "read_disabled")(ctx_of(request).settings.home_path)  # type: ignore[no-any-return]
 
 
 def _set_disabled(request: Request, ids: set[str]) -> None:
-    f = Path(ctx_of(request).settings.home_path) / "rules" / "disabled.txt"
-    f.parent.mkdir(parents=True, exist_ok=True)
-    f.write_text("\n".join(sorted(ids)) + "\n")
+    load("cloudwarden.detect.toggles", "write_disabled")(ctx_of(request).settings.home_path, ids)
 
 
 def _load_rules(paths: list[Path]) -> Any:
