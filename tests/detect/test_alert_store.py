@@ -235,14 +235,34 @@ def _random_alert(rnd: Any, n: int) -> Alert:
     return a
 
 
-@pytest.mark.parametrize("seed", range(12))
-def test_bulk_path_matches_one_by_one_reference(tmp_path: Path, seed: int) -> None:
+def _pg_schema_url() -> str:
+    """A fresh schema in the test PostgreSQL (scripts/test-services.sh), so ids start at 1 as in SQLite."""
+    import os
+    import uuid
+
+    import sqlalchemy
+
+    url = os.environ.get("CLOUDWARDEN_TEST_PG_URL", "")
+    if not url:
+        pytest.skip("CLOUDWARDEN_TEST_PG_URL is not set (scripts/test-services.sh starts PostgreSQL for `make test`)")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    eng = sqlalchemy.create_engine(url)
+    with eng.begin() as con:
+        con.execute(sqlalchemy.text(f"CREATE SCHEMA {schema}"))
+    eng.dispose()
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+
+
+@pytest.mark.parametrize(("backend", "seed"), [("sqlite", s) for s in range(12)] + [
+    pytest.param("postgres", s, marks=pytest.mark.postgres) for s in range(3)])
+def test_bulk_path_matches_one_by_one_reference(tmp_path: Path, seed: int, backend: str) -> None:
     """The batched statements must leave exactly what adding the same alerts one at a time leaves:
     grouping, counts, first/last seen, bounded evidence, idempotency, resolved rows, suppression hits."""
     import random
 
     rnd = random.Random(seed)
-    bulk = AlertStore(open_store(f"sqlite:///{tmp_path / 'bulk.db'}"), evidence_limit=3)
+    url = f"sqlite:///{tmp_path / 'bulk.db'}" if backend == "sqlite" else _pg_schema_url()
+    bulk = AlertStore(open_store(url), evidence_limit=3)
     ref = AlertStore(open_store(f"sqlite:///{tmp_path / 'ref.db'}"), evidence_limit=3)
     for st in (bulk, ref):
         st.suppress(reason="noisy bob", created_by="ops", rule_id="r-2", entity="*bob", now=T0)
