@@ -177,6 +177,21 @@ def bench_sources(storm_n: int, phase: float) -> None:
     print("targets: >= 99% full argv with audit; <= 5% of a core at 100 exec/s; RSS <= 100 MB")
 
 
+def bench_idle_sources(phase: float) -> None:
+    """Idle cost of the file and DNS sources alone (inotify is the same-run baseline for fanotify)."""
+    print()
+    print(f"== idle agent per single source ({phase:.0f} s each; host activity of other users continues)")
+    print(f"{'source':15s} {'agent CPU%':>11s} {'RSS MB':>7s}")
+    for source in ("inotify", "fanotify", "dns"):
+        with tempfile.TemporaryDirectory() as tmp:
+            agent = AgentProc(source, 0, Path(tmp))
+            cpu, rss, _ = measure(agent, time.sleep, phase)
+            err = agent.stop()
+            print(f"{source:15s} {cpu:11.2f} {rss:7.1f}")
+            if "Traceback" in err:
+                print(err[-1500:])
+
+
 def bench_ingest(batches: int = 20, batch_size: int = 1000) -> None:
     from tests.host.helpers import ENROLL, live, make_settings, minimal_app
 
@@ -226,11 +241,16 @@ def main() -> None:
     ap.add_argument("--storm", type=int, default=2000)
     ap.add_argument("--phase-seconds", type=float, default=5.0)
     ap.add_argument("--skip-sources", action="store_true")
+    ap.add_argument("--idle-sources-only", action="store_true", help="only the idle cost of inotify/fanotify/dns")
     args = ap.parse_args()
     if os.geteuid() != 0:
         print("bench_agent: needs root (audit, proc connector); printing the ingest figures only")
+    elif args.idle_sources_only:
+        bench_idle_sources(args.phase_seconds)
+        return
     elif not args.skip_sources:
         bench_sources(args.storm, args.phase_seconds)
+        bench_idle_sources(args.phase_seconds)
     bench_ingest()
 
 

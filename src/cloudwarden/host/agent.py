@@ -7,7 +7,9 @@ Source choice, best first (reported at start and in every batch's health):
   proc_connector replaces audit for process and privilege when audit is unavailable;
   sock_diag always (listening sockets, byte counters; connections too when audit is unavailable);
   authlog (auth.log/secure, with wtmp/btmp when audit cannot see logins);
-  inotify replaces audit watches for sensitive files when audit is unavailable.
+  fanotify replaces audit watches for sensitive files when audit is unavailable (it names the writing
+  process), inotify when fanotify is not permitted either;
+  dns (AF_PACKET) fills dns_name of network/transfer events from the DNS answers it sees.
 Nothing here blocks the host: sources never wait on the queue (a full queue drops and counts), audit is
 configured never to make syscalls wait, and no fanotify permission events are used.
 """
@@ -30,6 +32,7 @@ import orjson
 from cloudwarden.config import Settings
 from cloudwarden.host import metadata
 from cloudwarden.host.auditparse import HostIdentity
+from cloudwarden.host.dns import DnsCache
 from cloudwarden.host.procfs import ProcessCache
 from cloudwarden.host.shipper import Shipper
 from cloudwarden.host.sources.base import Source
@@ -38,7 +41,7 @@ from cloudwarden.host.spool import Spool
 from cloudwarden.models.host_event import HostEvent
 
 log = logging.getLogger(__name__)
-ALL_SOURCES = ("audit", "proc_connector", "sock_diag", "authlog", "inotify")
+ALL_SOURCES = ("audit", "proc_connector", "sock_diag", "authlog", "fanotify", "inotify", "dns")
 
 
 @dataclass
@@ -61,6 +64,7 @@ class AgentOptions:
     verify: bool | str = True
     audit_record: Path | None = None  # also write the raw audit records to this file (audit.log format)
     track_auid_writes: bool = False
+    dns_ports: list[int] = field(default_factory=lambda: [53])  # UDP source ports of DNS answers to observe
 
     @classmethod
     def from_settings(cls, s: Settings) -> AgentOptions:
@@ -102,6 +106,7 @@ class Agent:
         self.spool = Spool(opts.spool_path, opts.spool_max_bytes)
         self.cache = ProcessCache()
         self.cidrs = CidrSet(opts.internal_cidrs)
+        self.dns = DnsCache()
         self.sources: list[Source] = []
         self.report: list[SourceReport] = []
         self.shipper: Shipper | None = None
@@ -115,6 +120,8 @@ class Agent:
     def select_sources(self) -> list[SourceReport]:
         from cloudwarden.host.sources.audit import AuditSource
         from cloudwarden.host.sources.authlog import AuthLogSource
+        from cloudwarden.host.sources.dns import DnsObserver
+        from cloudwarden.host.sources.fanotify import FanotifySource
         from cloudwarden.host.sources.inotify import InotifySource
         from cloudwarden.host.sources.proc_connector import ProcConnectorSource
         from cloudwarden.host.sources.sockdiag import SockDiagSource
@@ -154,8 +161,13 @@ class Agent:
         authlog = AuthLogSource(self.host_id, self.hostname, self.opts.auth_log_paths, wtmp=not audit_on)
         if consider(authlog, True, "") and authlog.has_log:
             audit.auth_from_audit = False  # the auth log has method and key fingerprint; avoid duplicates
+        # fanotify names the writing process, inotify does not: prefer it whenever audit is off.
+        fan_on = consider(FanotifySource(self.host_id, self.hostname, self.opts.watch_paths), not audit_on,
+                          "audit watches name the process")
         # With audit on, inotify only covers home/.ssh directories created after start.
-        consider(InotifySource(self.host_id, self.hostname, self.opts.watch_paths, dynamic_only=audit_on), True, "")
+        consider(InotifySource(self.host_id, self.hostname, self.opts.watch_paths, dynamic_only=audit_on), not fan_on,
+                 "fanotify covers watched files")
+        consider(DnsObserver(self.dns, ports=self.opts.dns_ports), True, "")
         self.report = report
         return report
 
@@ -167,10 +179,12 @@ class Agent:
             ev.event_id = f"{self.meta['boot_id']}:{ev.source}:{self.run_id}.{next(self._seq)}"
         if not ev.host_id:
             ev.host_id, ev.hostname = self.host_id, self.hostname
-        if ev.external is None and ev.kind in ("network", "transfer"):
+        if ev.kind in ("network", "transfer") and ev.direction != "listen":
             remote = ev.dst_ip if ev.direction != "inbound" else ev.src_ip
-            if remote and ev.direction != "listen":
+            if remote and ev.external is None:
                 ev.external = not self.cidrs.internal(remote)
+            if remote and not ev.dns_name:
+                ev.dns_name = self.dns.lookup(remote)  # answers seen by the dns source, for audit and sock_diag alike
         try:
             self.queue.put_nowait(ev)
         except queue.Full:

@@ -1,0 +1,113 @@
+"""DNS answers seen on the wire name the addresses of later connections (`HostEvent.dns_name`).
+
+An AF_PACKET socket (root, no kernel module, no BPF program) receives every IPv4/IPv6 packet; a cheap
+user-space filter keeps UDP from source port 53 (which also covers systemd-resolved answering on
+127.0.0.53) or the configured ports, and `host.dns` parses the answers into a bounded, expiring
+ip -> name map that the agent consults for every network and transfer event (audit and sock_diag alike).
+Bounded: the socket's receive buffer is fixed (the kernel drops what does not fit, and says how many
+through PACKET_STATISTICS), one read buffer, a bounded map. Packets we send ourselves (PACKET_OUTGOING)
+are skipped: each answer is seen once, when it arrives. This source emits no events of its own.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import struct
+import threading
+from collections.abc import Iterable
+
+from cloudwarden.host.dns import DnsCache, DnsFormatError, parse_response, udp_payload
+from cloudwarden.host.sources.base import Emit, Source
+
+ETH_P_ALL = 0x0003
+PACKET_OUTGOING = 4
+SOL_PACKET = 263
+PACKET_STATISTICS = 6
+RCVBUF = 1 << 20
+READ_BUF = 65536
+
+
+class DnsObserver(Source):
+    name = "dns"
+    kinds: tuple[str, ...] = ()
+
+    def __init__(self, cache: DnsCache | None = None, ports: Iterable[int] = (53,), interface: str = "") -> None:
+        super().__init__()
+        self.cache = cache or DnsCache()
+        self.ports = frozenset(ports)
+        self.interface = interface  # "" = every interface
+        self.chosen = f"AF_PACKET, UDP source ports {','.join(map(str, sorted(self.ports)))}"
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+
+    def _open(self) -> socket.socket:
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RCVBUF)
+            if self.interface:
+                s.bind((self.interface, ETH_P_ALL))
+        except OSError:
+            s.close()
+            raise
+        return s
+
+    def probe(self) -> str | None:
+        try:
+            self._open().close()
+        except OSError as exc:
+            return f"AF_PACKET not permitted: {exc.strerror or exc}; network events will carry no DNS name"
+        return None
+
+    def feed(self, packet: bytes | memoryview) -> int:
+        """One IP packet: how many addresses it named. Malformed answers are counted, never raised."""
+        payload = udp_payload(packet, self.ports)
+        if payload is None:
+            return 0
+        try:
+            answers = parse_response(payload)
+        except DnsFormatError:
+            self.stats.errors += 1
+            self.stats.extra["malformed"] = self.stats.extra.get("malformed", 0) + 1
+            return 0
+        for a in answers:
+            self.cache.put(a.ip, a.name, a.ttl)
+        self.stats.extra["answers"] = self.stats.extra.get("answers", 0) + len(answers)
+        return len(answers)
+
+    def run(self, emit: Emit, stop: threading.Event) -> None:
+        with self._lock:
+            self._sock = self._open()
+            sock = self._sock
+        self.ready.set()
+        buf = bytearray(READ_BUF)
+        view = memoryview(buf)
+        try:
+            while not stop.is_set():
+                r, _, _ = select.select([sock], [], [], 0.5)
+                if not r:
+                    continue
+                for _ in range(256):  # drain a burst, then look at `stop` again
+                    try:
+                        n, addr = sock.recvfrom_into(buf, READ_BUF, socket.MSG_DONTWAIT)
+                    except BlockingIOError:
+                        break
+                    if addr[2] == PACKET_OUTGOING:
+                        continue
+                    self.feed(view[:n])  # copied only when it is a DNS answer
+                self._kernel_drops(sock)
+        finally:
+            self.close()
+
+    def _kernel_drops(self, sock: socket.socket) -> None:
+        try:
+            _packets, drops = struct.unpack("=II", sock.getsockopt(SOL_PACKET, PACKET_STATISTICS, 8))
+        except OSError:
+            return
+        self.stats.lost += drops  # reading the statistics resets them
+
+    def close(self) -> None:
+        with self._lock:
+            if self._sock is not None:
+                self._sock.close()
+                self._sock = None
