@@ -222,10 +222,27 @@ def test_merged_alerts_store_like_one_by_one(tmp_path: Path) -> None:
     folded = AlertStore(open_store(f"sqlite:///{tmp_path / 'folded.db'}"))
     folded.add(merge_alerts(ordered, folded.window))
 
-    def rows(store: AlertStore) -> list[tuple[str, str, int, datetime, datetime]]:
-        return sorted((a.rule_id, a.entity, a.count, a.first_seen, a.last_seen) for a in store.list(limit=1000))
+    def rows(store: AlertStore) -> list[tuple[str, str, int, datetime, datetime, list[dict[str, object]]]]:
+        return sorted((a.rule_id, a.entity, a.count, a.first_seen, a.last_seen, a.evidence) for a in store.list(limit=1000))
 
     assert rows(one) == rows(folded)
+
+
+def test_folded_alert_keeps_as_much_evidence_as_the_store(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from cloudwarden.models.alert import Alert
+
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    alerts = [Alert(rule_id="r", title="T", severity="high", source="cloudtrail", explanation="x",
+                    first_seen=t + timedelta(seconds=i), last_seen=t + timedelta(seconds=i), entity="p",
+                    evidence=[{"eventID": f"e{i}"}], evidence_ids=[f"e{i}"]) for i in range(50)]
+    one = AlertStore(open_store(f"sqlite:///{tmp_path / 'one.db'}"))
+    one.add(alerts)
+    folded = AlertStore(open_store(f"sqlite:///{tmp_path / 'folded.db'}"))
+    folded.add(merge_alerts(alerts, folded.window, folded.evidence_limit))
+    (a,), (b,) = one.list(), folded.list()
+    assert a.count == b.count == 50 and a.evidence == b.evidence and len(b.evidence) == folded.evidence_limit
 
 
 def test_truncated_or_rotated_log_is_read_again_without_losing_the_old_events(env: tuple[Lake, StateStore, Path]) -> None:

@@ -54,7 +54,7 @@ from cloudwarden.store.state import StateStore
 
 MAX_PROBLEMS_KEPT = 200  # in the summary; every one is counted, the first ones per file recorded in the checkpoint
 MAX_ITEM_PROBLEMS = 1000  # described per file (a hostile file of a million bad lines stays small in memory)
-MERGE_EVIDENCE = 10
+MERGE_EVIDENCE = 20  # the alert store's default evidence limit: a folded alert must not keep fewer
 
 
 # ---------------------------------------------------------------------------------------------- results
@@ -333,12 +333,15 @@ def _worker_run(item: WorkItem) -> ItemResult:
 
 
 # ---------------------------------------------------------------------------------------------- pipeline
-def merge_alerts(alerts: Iterable[Alert], window: timedelta = timedelta(hours=1)) -> list[Alert]:
+def merge_alerts(alerts: Iterable[Alert], window: timedelta = timedelta(hours=1),
+                 evidence_limit: int = MERGE_EVIDENCE) -> list[Alert]:
     """Fold single-event alerts of one group key into fewer alerts, as the store would group them.
 
     The store joins an alert to an open row of its key whose last_seen is within `window` of it; folding
     alerts of a key in time order while the gap stays within the window yields the same rows and counts
     as adding them one by one, with far fewer store round trips. Correlation alerts pass through.
+    A folded alert carries the first `evidence_limit` events (pass the store's limit: the store keeps that
+    many on a new row, and would have kept that many from the one-by-one adds); all event ids stay.
     """
     out: list[Alert] = []
     singles: list[Alert] = []
@@ -359,7 +362,7 @@ def merge_alerts(alerts: Iterable[Alert], window: timedelta = timedelta(hours=1)
                 continue
             ids.add(eid)
             current.evidence_ids.append(eid)
-            if len(current.evidence) < MERGE_EVIDENCE:
+            if len(current.evidence) < evidence_limit:
                 current.evidence.extend(alert.evidence)
             current.count = len(current.evidence_ids)
             if alert.last_seen >= current.last_seen:
@@ -446,7 +449,7 @@ class Ingest:
         if self._batch_alerts:
             for a in self._batch_alerts:
                 s.alerts_by_severity[a.severity] += 1
-            s.alert_ids.update(self.alerts.add(merge_alerts(self._batch_alerts, self.alerts.window)))
+            s.alert_ids.update(self.alerts.add(merge_alerts(self._batch_alerts, self.alerts.window, self.alerts.evidence_limit)))
         stored = _time.perf_counter()
         marks = []
         for item, result in self._batch:
