@@ -177,6 +177,27 @@ def bench_sources(storm_n: int, phase: float) -> None:
     print("targets: >= 99% full argv with audit; <= 5% of a core at 100 exec/s; RSS <= 100 MB")
 
 
+def udp_flood(seconds: float) -> int:
+    """Full-speed 64-byte datagrams to a socket of our own on 127.0.0.1 (never read; the kernel drops)."""
+    import socket
+
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind(("127.0.0.1", 0))
+    out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    dst, payload, n = sink.getsockname(), b"x" * 64, 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        for _ in range(200):
+            try:
+                out.sendto(payload, dst)
+            except OSError:
+                pass
+        n += 200
+    out.close()
+    sink.close()
+    return n
+
+
 def bench_idle_sources(phase: float) -> None:
     """Idle cost of the file and DNS sources alone (inotify is the same-run baseline for fanotify)."""
     print()
@@ -186,8 +207,11 @@ def bench_idle_sources(phase: float) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             agent = AgentProc(source, 0, Path(tmp))
             cpu, rss, _ = measure(agent, time.sleep, phase)
-            err = agent.stop()
             print(f"{source:15s} {cpu:11.2f} {rss:7.1f}")
+            if source == "dns":  # AF_PACKET sees every packet: its cost under non-DNS loopback traffic
+                lcpu, lrss, sent = measure(agent, udp_flood, phase)
+                print(f"{'dns (flood)':15s} {lcpu:11.2f} {lrss:7.1f}   under {sent / phase:,.0f} non-DNS UDP packets/s on lo")
+            err = agent.stop()
             if "Traceback" in err:
                 print(err[-1500:])
 

@@ -215,3 +215,33 @@ def test_live_observer_sees_answers_on_loopback() -> None:
         rt.join(timeout=5)
         srv.close()
     assert obs._sock is None  # closed by run()
+
+
+@pytest.mark.live
+def test_live_observer_throttles_under_a_flood() -> None:
+    """Every packet costs a Python wake-up: past max_pps the observer sleeps and the kernel drops (counted)."""
+    if os.geteuid() != 0:
+        pytest.skip("AF_PACKET needs root")
+    obs = DnsObserver(DnsCache(), ports=[9], max_pps=50)
+    reason = obs.probe()
+    if reason:
+        pytest.skip(reason)
+    stop = threading.Event()
+    t = threading.Thread(target=obs.run, args=(lambda e: None, stop), daemon=True)
+    t.start()
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind(("127.0.0.1", 0))
+    out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        assert obs.ready.wait(10)
+        for _ in range(3000):
+            out.sendto(b"x" * 32, sink.getsockname())
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not obs.stats.extra.get("throttled"):
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        t.join(timeout=5)
+        out.close()
+        sink.close()
+    assert obs.stats.extra.get("throttled", 0) >= 1 and obs._sock is None

@@ -128,3 +128,35 @@ def test_exited_writer_is_marked_not_dropped(tmp_path: Path) -> None:
     p.wait()
     ev = FanotifySource("h", "h", sensitive=False).event(p.pid, str(tmp_path / "f"), "write")
     assert ev.pid == p.pid and ev.exe == "" and ev.extra["process_gone"] == "true" and not ev.argv_complete
+
+
+@pytest.mark.live
+def test_agent_prefers_fanotify_over_inotify_and_reports_it(tmp_path: Path) -> None:
+    """Automatic choice (probes only, nothing runs): files go to audit, else fanotify, else inotify."""
+    require_root()
+    from cloudwarden.host.agent import Agent, AgentOptions
+
+    home = Path(os.environ["CLOUDWARDEN_HOME"])
+    agent = Agent(AgentOptions(spool_path=home / "s" / "spool.db", status_path=home / "st.json", imds_timeout=0,
+                               watch_paths=[str(tmp_path)], auth_log_paths=[]))
+    try:
+        report = {r.name: r for r in agent.select_sources()}
+    finally:
+        agent.spool.close()
+    if report["audit"].active:
+        assert not report["fanotify"].active and report["fanotify"].reason == "audit watches name the process"
+        assert report["inotify"].active  # only for home/.ssh directories created after start
+    elif report["fanotify"].active:
+        assert report["fanotify"].detail in ("dfid-name", "fd")
+        assert not report["inotify"].active and report["inotify"].reason == "fanotify covers watched files"
+    else:
+        assert report["inotify"].active
+    assert report["dns"].active or "AF_PACKET" in report["dns"].reason
+    # Explicitly chosen, fanotify runs even without audit being considered.
+    agent2 = Agent(AgentOptions(spool_path=home / "s2" / "spool.db", status_path=home / "st2.json", imds_timeout=0,
+                                sources=["fanotify"], watch_paths=[str(tmp_path)]))
+    try:
+        rep2 = {r.name: r for r in agent2.select_sources()}
+    finally:
+        agent2.spool.close()
+    assert rep2["inotify"].reason == "not selected" and (rep2["fanotify"].active or rep2["fanotify"].reason)

@@ -173,6 +173,7 @@ class FanotifySource(Source):
                 return f"fanotify_mark: {os.strerror(ctypes.get_errno())}"
         finally:
             os.close(fd)
+        self.chosen = mode  # reported at start
         return None
 
     def _handle_key(self, directory: str) -> bytes | None:
