@@ -85,6 +85,17 @@ def test_alert_triage_flow(server: Server) -> None:
     assert {"alert.ack", "alert.assign", "alert.comment", "alert.resolve", "alert.suppress"} <= set(audit)
 
 
+def test_raise_alerts_notifies_each_kept_alert_under_its_own_id(server: Server, monkeypatch: Any) -> None:
+    ctx = server.ctx
+    ctx.alerts.store.suppress(reason="lab account noise", created_by="ops", rule_id="lab")
+    sent: list[dict[str, Any]] = []
+    monkeypatch.setattr(ctx.notifier, "submit", sent.append)  # what would be handed to the notifier
+    ids = ctx.raise_alerts([_alert("Lab", rule="lab", eid="1"), _alert("Trail stopped", rule="a", eid="2"),
+                            _alert("Trail stopped", rule="a", eid="3"), _alert("Odd login", rule="b", eid="4")])
+    assert len(ids) == 2
+    assert [(d["title"], d["id"]) for d in sent] == [("Trail stopped", ids[0]), ("Trail stopped", ids[0]), ("Odd login", ids[1])]
+
+
 def _ct(event_id: str, name: str, user: str = "alice", ip: str = "198.51.100.7", **extra: Any) -> dict[str, Any]:
     rec = {
         "eventVersion": "1.08", "eventID": event_id, "eventTime": "2026-01-02T03:04:05Z", "eventSource": "iam.amazonaws.com",

@@ -15,7 +15,7 @@ pairs) and the open rows of the batch's keys that can fall within the window; re
 memory in input order (so an alert sees the rows and evidence the earlier alerts of its batch made, as the
 one-by-one path does); then writes new rows (INSERT .. RETURNING), changed rows (executemany UPDATE, the
 count as a relative `count + n`), evidence ids and suppression hits, all in one transaction.
-`_add_each` is the one-alert-at-a-time reference of the same rules; it is the fallback when the bulk
+`_add_one_by_one` is the one-alert-at-a-time reference of the same rules; it is the fallback when the bulk
 insert meets another writer's evidence id (unique (key, event_id)), and the tests compare both paths.
 
 Trade-off (kept on purpose): `alert_evidence` grows by one row per alerting event and is never pruned.
@@ -278,6 +278,15 @@ class AlertStore:
     # -- ingest -----------------------------------------------------------------------------------------
     def add(self, alerts: Iterable[Alert], *, now: datetime | None = None) -> list[int]:
         """Store alerts; returns the ids of the alerts created or updated (suppressed ones are left out)."""
+        out: builtins.list[int] = []
+        for alert_id in self.add_each(alerts, now=now):
+            if alert_id is not None and alert_id not in out:
+                out.append(alert_id)
+        return out
+
+    def add_each(self, alerts: Iterable[Alert], *, now: datetime | None = None) -> builtins.list[int | None]:
+        """Store alerts as `add` does; returns, for each input alert in order, the id of the stored alert it
+        was grouped into (a replayed event: the alert that holds it), or None when a suppression dropped it."""
         batch = builtins.list(alerts)
         if not batch:
             return []
@@ -289,13 +298,13 @@ class AlertStore:
         # another writer recorded one of these events between our read and our insert (the transaction was
         # rolled back); the one-by-one path sees its rows, and retries once more for a third writer
         try:
-            return self._add_each(batch, now_n)
+            return self._add_one_by_one(batch, now_n)
         except IntegrityError:
-            return self._add_each(batch, now_n)
+            return self._add_one_by_one(batch, now_n)
 
-    def _add_each(self, alerts: builtins.list[Alert], now_n: datetime) -> builtins.list[int]:
+    def _add_one_by_one(self, alerts: builtins.list[Alert], now_n: datetime) -> builtins.list[int | None]:
         """The reference path: one alert at a time through the ORM (several statements per alert)."""
-        ids: builtins.list[int] = []
+        ids: builtins.list[int | None] = []
         with self.state.session() as s:
             sups = [self._sup(r) for r in s.scalars(select(SuppressionRow))]
             active = [x for x in sups if x.active(now_n)]
@@ -306,20 +315,21 @@ class AlertStore:
                     if row is not None:
                         row.hits += 1
                         row.last_hit = now_n
+                    ids.append(None)
                     continue
-                alert_id = self._add_one(s, alert, now_n)
-                if alert_id is not None and alert_id not in ids:
-                    ids.append(alert_id)
+                ids.append(self._add_one(s, alert, now_n))
                 s.flush()
         return ids
 
-    def _add_bulk(self, alerts: builtins.list[Alert], now_n: datetime) -> builtins.list[int]:
+    def _add_bulk(self, alerts: builtins.list[Alert], now_n: datetime) -> builtins.list[int | None]:
         with self.state.session() as s:
             active = [x for x in (self._sup(r) for r in s.scalars(select(SuppressionRow))) if x.active(now_n)]
             hits: dict[int, int] = {}
             todo: builtins.list[tuple[Alert, str, builtins.list[str]]] = []
+            dropped: builtins.list[bool] = []
             for alert in alerts:
                 sup = self._suppressed_by(alert, active) if active else None
+                dropped.append(sup is not None)
                 if sup is not None:
                     hits[sup.id] = hits.get(sup.id, 0) + 1
                     continue
@@ -347,11 +357,11 @@ class AlertStore:
                     known[(key, eid)] = row
                 out.append(row)
             self._write(s, created, groups, evidence, hits, now_n)
-        result: builtins.list[int] = []
-        for ref in out:
-            rid = ref if isinstance(ref, int) else ref.id
-            if rid is not None and rid not in result:
-                result.append(rid)
+        refs = iter(out)
+        result: builtins.list[int | None] = []
+        for suppressed in dropped:
+            ref = None if suppressed else next(refs)
+            result.append(ref.id if isinstance(ref, _Row) else ref)
         return result
 
     def _open_rows(self, s: Session, todo: Sequence[tuple[Alert, str, builtins.list[str]]]) -> defaultdict[str, builtins.list[_Row]]:

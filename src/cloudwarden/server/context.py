@@ -113,8 +113,17 @@ class ServerContext:
         alerts = list(alerts)
         if not alerts:
             return []
-        ids = self.alerts.add(alerts)
-        for a, alert_id in zip(alerts, ids, strict=False):
+        # per input alert (suppressed: None): `add` returns grouped, de-duplicated ids, which do not line up
+        # with the inputs, so zipping them notified suppressed alerts under another alert's id
+        each = self.alerts.add_each(alerts)
+        ids: list[int] = []
+        seen: set[int] = set()
+        for a, alert_id in zip(alerts, each, strict=True):
+            if alert_id is None:
+                continue
+            if alert_id not in seen:
+                seen.add(alert_id)
+                ids.append(alert_id)
             self.metrics.alerts.labels(source=a.source, severity=a.severity).inc()
             data = {f.name: getattr(a, f.name) for f in dataclasses.fields(a)}
             data["id"] = alert_id

@@ -93,6 +93,10 @@ class Alerts:
     def add(self, alerts: list[Any]) -> list[int]:
         return list(self.store.add(alerts))
 
+    def add_each(self, alerts: list[Any]) -> list[int | None]:
+        """Per input alert: the stored alert's id, None when suppressed."""
+        return list(self.store.add_each(alerts))
+
     @staticmethod
     def _filters(status: str | None, severity: str | None, source: str | None, q: str | None,
                  entity: str | None = None, rule_id: str | None = None) -> dict[str, Any]:
