@@ -9,6 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cloudwarden.host.sources.fanotify import (
     FAN_CLOSE_WRITE,
@@ -38,7 +40,7 @@ def test_parse_events_decodes_dfid_name_records() -> None:
     buf = _event(FAN_CREATE, 77, b"\1\2\3\4\5\6\7\x08", "authorized_keys") + _event(FAN_Q_OVERFLOW, 0)
     got = parse_events(buf)
     assert got[0][:3] == (FAN_CREATE, FAN_NOFD, 77)
-    assert got[0][3] == [(struct.pack("=i", 1) + b"\1\2\3\4\5\6\7\x08", "authorized_keys")]
+    assert got[0][3] == [(b"\0" * 8 + struct.pack("=i", 1) + b"\1\2\3\4\5\6\7\x08", "authorized_keys")]
     assert got[1][0] == FAN_Q_OVERFLOW and got[1][3] == []
 
 
@@ -101,6 +103,7 @@ def test_live_write_names_the_child_process(tmp_path: Path, mode: str) -> None:
         assert gone and gone[0].pid not in (0, os.getpid())
         assert gone[0].exe in ("", os.path.realpath("/bin/rm")) and (gone[0].exe or gone[0].extra["process_gone"] == "true")
     assert src._fd == -1  # the group (and with it every mark) is closed
+    assert "fsid_mismatch" not in src.stats.extra
 
 
 @pytest.mark.live
@@ -160,3 +163,10 @@ def test_agent_prefers_fanotify_over_inotify_and_reports_it(tmp_path: Path) -> N
     finally:
         agent2.spool.close()
     assert rep2["inotify"].reason == "not selected" and (rep2["fanotify"].active or rep2["fanotify"].reason)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=400))
+def test_fuzz_parse_events_never_crashes(data: bytes) -> None:
+    for mask, _fd, _pid, infos in parse_events(data):
+        assert mask >= 0 and all(isinstance(n, str) for _k, n in infos)

@@ -98,7 +98,7 @@ def action_of(mask: int) -> str:
 
 
 def parse_events(data: bytes) -> list[tuple[int, int, int, list[tuple[bytes, str]]]]:
-    """(mask, fd, pid, [(directory handle key, name)]) per event of one read. Pure; stops at a bad length."""
+    """(mask, fd, pid, [(fsid + directory handle, name)]) per event of one read. Pure; stops at a bad length."""
     out: list[tuple[int, int, int, list[tuple[bytes, str]]]] = []
     off = 0
     while off + _META.size <= len(data):
@@ -116,7 +116,8 @@ def parse_events(data: bytes) -> list[tuple[int, int, int, list[tuple[bytes, str
                 hbytes, htype = _HANDLE_HDR.unpack_from(data, hoff)
                 hend = hoff + _HANDLE_HDR.size + hbytes
                 if hend <= ioff + ilen:
-                    key = struct.pack("=i", htype) + data[hoff + _HANDLE_HDR.size : hend]
+                    fsid = data[ioff + _INFO_HDR.size : hoff]
+                    key = fsid + struct.pack("=i", htype) + data[hoff + _HANDLE_HDR.size : hend]
                     name = data[hend : ioff + ilen].split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
                     infos.append((key, name))
             ioff += ilen
@@ -142,7 +143,8 @@ class FanotifySource(Source):
         self._fd = -1
         self.chosen = ""
         self._dirs: dict[str, set[str] | None] = {}  # marked dir -> names of interest (None: all)
-        self._by_handle: dict[bytes, str] = {}  # directory handle key -> marked dir
+        self._by_handle: dict[bytes, str] = {}  # fsid + directory handle -> marked dir
+        self._by_handle_only: dict[bytes, str] = {}  # directory handle -> marked dir (fallback)
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ setup
@@ -182,7 +184,9 @@ class FanotifySource(Source):
         mount_id = ctypes.c_int()
         if self._lib.name_to_handle_at(AT_FDCWD, os.fsencode(directory), ctypes.byref(fh), ctypes.byref(mount_id), 0) < 0:
             return None
-        return struct.pack("=i", fh.handle_type) + bytes(fh.f_handle[: fh.handle_bytes])
+        # fsid as the kernel reports it (two 32-bit words); glibc's statvfs folds them into one 64-bit value.
+        fsid = os.statvfs(directory).f_fsid
+        return struct.pack("=II", fsid & 0xFFFFFFFF, fsid >> 32) + struct.pack("=i", fh.handle_type) + bytes(fh.f_handle[: fh.handle_bytes])
 
     def _mark(self, directory: str, names: set[str] | None) -> bool:
         directory = os.path.realpath(directory)
@@ -210,6 +214,7 @@ class FanotifySource(Source):
         self._dirs[directory] = names
         if key is not None:
             self._by_handle[key] = directory
+            self._by_handle_only[key[_FSID:]] = directory
         return True
 
     def _homes(self) -> list[str]:
@@ -277,6 +282,11 @@ class FanotifySource(Source):
             if self.chosen == "dfid-name":
                 for key, name in infos:
                     directory = self._by_handle.get(key)
+                    if directory is None:
+                        # A libc that keeps only half of the fsid: the handle alone (unique per filesystem) decides.
+                        directory = self._by_handle_only.get(key[_FSID:])
+                        if directory is not None:
+                            self.stats.extra["fsid_mismatch"] = self.stats.extra.get("fsid_mismatch", 0) + 1
                     if directory is None or not name:
                         continue
                     self._one(os.path.join(directory, name), mask, pid, emit)
