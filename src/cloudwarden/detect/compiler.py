@@ -380,13 +380,27 @@ def _leaf_test(value: SigmaType, cased: bool) -> tuple[LeafTest, str, str | None
     raise UnsupportedRule(f"value type {type(value).__name__} is not supported")
 
 
+MEMO_ENTRIES = 1024  # per field predicate
+MEMO_MAX_LEN = 256
+
+
 def _field_pred(get: Getter, test: LeafTest) -> Pred:
     on_str: Callable[[str], bool] = getattr(test, "core", test)
+    # String tests are pure and CloudTrail values (user agents, IPs, names) repeat massively: remember the
+    # verdict for short values. Bounded (cleared when full) so hostile unique values cost little memory.
+    memo: dict[str, bool] = {}
 
     def pred(ev: Mapping[str, Any]) -> bool:
         v = get(ev)
         if v.__class__ is str:
-            return on_str(v)
+            hit = memo.get(v)
+            if hit is None:
+                hit = on_str(v)
+                if len(v) <= MEMO_MAX_LEN:
+                    if len(memo) >= MEMO_ENTRIES:
+                        memo.clear()
+                    memo[v] = hit
+            return hit
         if v is MISSING or v is None:
             return False
         if v.__class__ is list:
