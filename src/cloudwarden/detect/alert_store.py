@@ -49,7 +49,6 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -251,21 +250,48 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 def _known_evidence(s: Session, pairs: Sequence[tuple[str, str]]) -> Iterator[tuple[tuple[str, str], int]]:
     """Which (key, event id) pairs are already recorded, and on which alert. A join against a VALUES list
     probes the unique (key, event_id) index per pair; `(key, event_id) IN (VALUES ..)` would scan the table.
-    Plain text with bound parameters: compiling a 4,000-row `values()` construct costs more than the query."""
+    Sent as the driver's own SQL with positional parameters: building and compiling thousands of bound
+    parameters through SQLAlchemy costs more than the query itself."""
+    style = s.get_bind().dialect.paramstyle
+    mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(style)
+    if mark is None:
+        raise StoreError(f"unsupported database driver parameter style {style!r}")
+    conn = s.connection()
     for chunk in _chunks(pairs, _CHUNK // 2):
-        rows = ", ".join(f"(:k{i}, :e{i})" for i in range(len(chunk)))
-        params: dict[str, str] = {}
-        for i, (key, eid) in enumerate(chunk):
-            params[f"k{i}"] = key
-            params[f"e{i}"] = eid
-        q = text(
+        rows = ", ".join([f"({mark}, {mark})"] * len(chunk))
+        sql = (
             f"WITH batch_ev(k, e) AS (VALUES {rows}) "  # noqa: S608 - only placeholders are formatted in
             'SELECT alert_evidence."key", alert_evidence.event_id, alert_evidence.alert_id '
             'FROM batch_ev JOIN alert_evidence ON alert_evidence."key" = batch_ev.k '
             "AND alert_evidence.event_id = batch_ev.e"
         )
-        for key, eid, alert_id in s.execute(q, params):
+        params = tuple(x for pair in chunk for x in pair)
+        for key, eid, alert_id in conn.exec_driver_sql(sql, params):
             yield (key, eid), int(alert_id)
+
+
+class _BulkConflict(IntegrityError):
+    """The bulk insert could not be matched to its rows; treated as a concurrent write (one-by-one retry)."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why, None, Exception(why))
+
+
+def _insert_ids(s: Session, table: Table, rows: Sequence[dict[str, Any]]) -> Sequence[int]:
+    """Insert rows; their new ids in input order.
+
+    SQLite does not promise the order of RETURNING rows, so SQLAlchemy would insert one row per statement
+    there; instead one executemany, then the ids: without AUTOINCREMENT SQLite gives each row max(id) + 1,
+    and from the first insert on this transaction holds the database's write lock, so our rows are the
+    last len(rows) ids, in order. Checked (the keys read back must match), never assumed.
+    PostgreSQL: INSERT .. RETURNING sorted by parameter order."""
+    if s.get_bind().dialect.name != "sqlite":
+        return s.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars().all()
+    s.execute(insert(table), rows)
+    back = s.execute(select(table.c.id, table.c.key).order_by(table.c.id.desc()).limit(len(rows))).all()[::-1]
+    if [k for _i, k in back] != [r["key"] for r in rows] or back[-1][0] - back[0][0] != len(rows) - 1:
+        raise _BulkConflict("inserted alert rows are not the last ids in order")
+    return [i for i, _k in back]
 
 
 class AlertStore:
@@ -438,8 +464,7 @@ class AlertStore:
                 "first_seen": r.first_seen, "last_seen": r.last_seen, "status": "new", "status_by": "",
                 "status_at": None, "status_comment": "", "assignee": "", "created_at": now, "updated_at": now,
             } for r in created]
-            new_ids = s.execute(insert(alerts_t).returning(alerts_t.c.id, sort_by_parameter_order=True), rows).scalars().all()
-            for r, rid in zip(created, new_ids, strict=True):
+            for r, rid in zip(created, _insert_ids(s, alerts_t, rows), strict=True):
                 r.id = rid
         changed = [r for rows in groups.values() for r in rows if r.changed and r.new is None]
         if changed:
