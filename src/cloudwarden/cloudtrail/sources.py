@@ -12,6 +12,7 @@ delimiter listings), so an org trail with years of history is not listed whole f
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import zlib
@@ -19,12 +20,26 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from urllib.parse import unquote_plus, urlparse
 
 import orjson
 
 from cloudwarden.errors import AwsError, ConfigError, InputError, SourceUnavailable
+
+
+def _inflate_module() -> ModuleType:
+    """ISA-L's inflate when installed: zlib's API (max_length, unconsumed_tail, unused_data, eof), about 3x
+    faster on CloudTrail gzip; otherwise the standard zlib, which gives the same results more slowly."""
+    try:
+        return importlib.import_module("isal.isal_zlib")
+    except ImportError:  # pragma: no cover - isal is a dependency
+        return zlib
+
+
+_inflate = _inflate_module()
+_INFLATE_ERRORS: tuple[type[BaseException], ...] = tuple({zlib.error, _inflate.error})
 
 DEFAULT_MAX_BYTES = 512 << 20  # decompressed size above which a file is set aside (bounds memory per worker)
 SUFFIXES = (".json.gz", ".json", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".csv", ".csv.gz", ".gz")
@@ -107,7 +122,7 @@ def decompress(data: bytes, where: str, max_bytes: int = DEFAULT_MAX_BYTES) -> b
     total = 0
     view = data
     while view:
-        d = zlib.decompressobj(wbits=31)
+        d = _inflate.decompressobj(wbits=31)
         try:
             chunk = d.decompress(view, max_bytes - total + 1)
             while d.unconsumed_tail and total + len(chunk) <= max_bytes:
@@ -115,7 +130,7 @@ def decompress(data: bytes, where: str, max_bytes: int = DEFAULT_MAX_BYTES) -> b
                 if not more:
                     break
                 chunk += more
-        except zlib.error as exc:
+        except _INFLATE_ERRORS as exc:
             raise InputError(f"corrupt gzip: {exc}", source=where) from exc
         total += len(chunk)
         if total > max_bytes:
