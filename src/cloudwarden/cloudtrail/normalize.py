@@ -200,6 +200,10 @@ def _truthy(value: Any) -> bool | None:
         return None
     if value is True or value is False:
         return value
+    if value == "true":  # what CloudTrail writes for mfaAuthenticated (MFAUsed is "Yes"/"No")
+        return True
+    if value == "false":
+        return False
     text = str(value).strip().lower()
     if text in ("true", "yes", "1"):
         return True
