@@ -16,6 +16,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,12 @@ def _pos(c: CompiledRule) -> int:
     return c.pos
 
 
+_POS = attrgetter("pos")  # the sort key of _candidates, without a Python call per rule
+_UNSEEN: Any = object()
+_MEMO_ENTRIES = 4096  # per index: distinct values remembered (cleared when full)
+_MEMO_MAX_LEN = 256
+
+
 def _basename(text: str) -> str:
     """File name of a path, '/' or '\\' separated (must agree with compiler._basename_key)."""
     return text[max(text.rfind("/"), text.rfind("\\")) + 1:]
@@ -182,6 +189,11 @@ class RuleSet:
         self._indexes: list[tuple[bool, Getter, dict[str, list[CompiledRule]]]] = [
             (kind == "base", compile_getter(fld), table) for (kind, fld), table in tables.items()
         ]
+        # what _candidates walks: each index with a memo of value -> rules (values repeat massively in
+        # CloudTrail); bounded, and rebuilt with the index, so the lookups stay pure
+        self._lookups: list[tuple[bool, Getter, dict[str, list[CompiledRule]], dict[str, list[CompiledRule] | None]]] = [
+            (is_base, get, table, {}) for is_base, get, table in self._indexes
+        ]
         self.index_fields = [f"{kind}:{fld}" for (kind, fld) in tables] + [
             "present:" + "|".join(flds) for flds in presence
         ]
@@ -194,11 +206,17 @@ class RuleSet:
     def _candidates(self, event: Mapping[str, Any]) -> list[CompiledRule]:
         found: list[CompiledRule] = list(self._always)
         sources = 1 if found else 0
-        for is_base, get, table in self._indexes:
+        for is_base, get, table, memo in self._lookups:
             v = get(event)
             if v.__class__ is str:
-                key = v.lower()
-                hit = table.get(_basename(key) if is_base else key)
+                hit = memo.get(v, _UNSEEN)
+                if hit is _UNSEEN:
+                    key = v.lower()
+                    hit = table.get(_basename(key) if is_base else key)
+                    if len(v) <= _MEMO_MAX_LEN:
+                        if len(memo) >= _MEMO_ENTRIES:
+                            memo.clear()
+                        memo[v] = hit
                 if hit:
                     found.extend(hit)
                     sources += 1
@@ -221,7 +239,7 @@ class RuleSet:
                     sources += 1
                     break
         if sources > 1:
-            found.sort(key=_pos)
+            found.sort(key=_POS)
         return found
 
     # -- matching -------------------------------------------------------------------------------------
