@@ -1,8 +1,9 @@
 """DNS answers seen on the wire name the addresses of later connections (`HostEvent.dns_name`).
 
-An AF_PACKET socket (root, no kernel module, no BPF program) receives every IPv4/IPv6 packet; a cheap
-user-space filter keeps UDP from source port 53 (which also covers systemd-resolved answering on
-127.0.0.53) or the configured ports, and `host.dns` parses the answers into a bounded, expiring
+An AF_PACKET socket (root, no kernel module) with a classic socket filter (`host.socket_filter`, cBPF,
+not eBPF) receives only UDP from source port 53 (which also covers systemd-resolved answering on
+127.0.0.53) or the configured ports; where the kernel refuses the filter, every packet is read and the
+same test runs in user space (`host.dns.udp_payload` runs in both cases). `host.dns` parses the answers into a bounded, expiring
 ip -> name map that the agent consults for every network and transfer event (audit and sock_diag alike).
 Bounded: the socket's receive buffer is fixed (the kernel drops what does not fit, and says how many
 through PACKET_STATISTICS), one read buffer, a bounded map, and a packet-rate budget (`max_pps`): every
@@ -22,6 +23,7 @@ import time
 from collections.abc import Iterable
 
 from cloudwarden.host.dns import DnsCache, DnsFormatError, parse_response, udp_payload
+from cloudwarden.host.socket_filter import attach, dns_answer_filter
 from cloudwarden.host.sources.base import Emit, Source
 
 ETH_P_ALL = 0x0003
@@ -45,9 +47,12 @@ class DnsObserver(Source):
         self.ports = frozenset(ports)
         self.interface = interface  # "" = every interface
         self.max_pps = max_pps
-        self.chosen = f"AF_PACKET, UDP source ports {','.join(map(str, sorted(self.ports)))}"
+        self._described = f"AF_PACKET, UDP source ports {','.join(map(str, sorted(self.ports)))}"
+        self.chosen = self._described
         self._sock: socket.socket | None = None
         self._lock = threading.Lock()
+        self.kernel_filter = False  # whether the cBPF filter is attached to the open socket
+        self.packets_read = 0  # wake-ups paid in Python: with the kernel filter, only DNS answers
 
     def _open(self) -> socket.socket:
         s = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
@@ -62,6 +67,22 @@ class DnsObserver(Source):
         except OSError:
             s.close()
             raise
+        try:
+            attach(s, dns_answer_filter(self.ports))
+            self.kernel_filter = True
+            self.chosen = f"{self._described}, kernel socket filter"
+        except (OSError, ValueError) as exc:
+            self.kernel_filter = False
+            self.stats.extra["kernel_filter_error"] = 1
+            self.chosen = f"{self._described} (filtering in user space: {exc})"
+        else:
+            # Packets queued between socket() and the attach bypassed the filter; the user-space check
+            # still applies to them, so they are harmless, but drain them to start clean.
+            while True:
+                try:
+                    s.recv(READ_BUF, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    break
         return s
 
     def probe(self) -> str | None:
@@ -107,6 +128,7 @@ class DnsObserver(Source):
                     except BlockingIOError:
                         break
                     used += 1
+                    self.packets_read += 1
                     if addr[2] == PACKET_OUTGOING:
                         continue
                     self.feed(view[:n])  # copied only when it is a DNS answer
