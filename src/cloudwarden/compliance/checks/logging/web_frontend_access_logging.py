@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from cloudwarden.compliance.checks._common import RegionWalk, get_or_reason, nothing_found
 from cloudwarden.compliance.checks.base import CheckResult, check, failed, not_evaluated, passed
@@ -115,26 +116,7 @@ def elb_classic(inv: Inventory) -> Iterator[CheckResult]:
     references=["https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html"],
 )
 def apigateway_rest(inv: Inventory) -> Iterator[CheckResult]:
-    walk = RegionWalk(inv, "apigateway", "rest_apis")
-    found = 0
-    for region, apis in walk:
-        for api in apis:
-            stages, why = get_or_reason(inv, "apigateway", f"stages/{api['id']}", region)
-            if why is not None:
-                found += 1
-                yield not_evaluated(f"arn:{inv.partition}:apigateway:{region}::/restapis/{api['id']}", why, region)
-                continue
-            for st in stages:
-                found += 1
-                arn = f"arn:{inv.partition}:apigateway:{region}::/restapis/{api['id']}/stages/{st.get('stageName')}"
-                dest = (st.get("accessLogSettings") or {}).get("destinationArn")
-                if dest:
-                    yield passed(arn, f"access logs go to {dest}", region)
-                else:
-                    yield failed(arn, f"stage {st.get('stageName')} of API {api.get('name')} has no access logging", region)
-    yield from walk.skipped
-    if not found and not walk.skipped:
-        yield nothing_found(inv, "apigateway", "API Gateway REST API stages")
+    yield from _stage_access_logging(inv, _REST_API_FIELDS)
 
 
 @check(
@@ -149,23 +131,49 @@ def apigateway_rest(inv: Inventory) -> Iterator[CheckResult]:
     references=["https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-logging.html"],
 )
 def apigateway_v2(inv: Inventory) -> Iterator[CheckResult]:
-    walk = RegionWalk(inv, "apigatewayv2", "apis")
+    yield from _stage_access_logging(inv, _HTTP_API_FIELDS)
+
+
+@dataclass(frozen=True)
+class _ApiFields:
+    """Where the REST (v1) and HTTP/WebSocket (v2) APIs keep the same facts: v1 answers in camelCase."""
+
+    service: str
+    apis_key: str
+    api_id: str
+    api_name: str
+    arn_path: str
+    stage_name: str
+    log_settings: str
+    destination: str
+    what: str
+
+
+_REST_API_FIELDS = _ApiFields("apigateway", "rest_apis", "id", "name", "restapis", "stageName",
+                              "accessLogSettings", "destinationArn", "API Gateway REST API stages")
+_HTTP_API_FIELDS = _ApiFields("apigatewayv2", "apis", "ApiId", "Name", "apis", "StageName",
+                              "AccessLogSettings", "DestinationArn", "API Gateway HTTP/WebSocket API stages")
+
+
+def _stage_access_logging(inv: Inventory, f: _ApiFields) -> Iterator[CheckResult]:
+    walk = RegionWalk(inv, f.service, f.apis_key)
     found = 0
     for region, apis in walk:
         for api in apis:
-            stages, why = get_or_reason(inv, "apigatewayv2", f"stages/{api['ApiId']}", region)
+            api_arn = f"arn:{inv.partition}:apigateway:{region}::/{f.arn_path}/{api[f.api_id]}"
+            stages, why = get_or_reason(inv, f.service, f"stages/{api[f.api_id]}", region)
             if why is not None:
                 found += 1
-                yield not_evaluated(f"arn:{inv.partition}:apigateway:{region}::/apis/{api['ApiId']}", why, region)
+                yield not_evaluated(api_arn, why, region)
                 continue
             for st in stages:
                 found += 1
-                arn = f"arn:{inv.partition}:apigateway:{region}::/apis/{api['ApiId']}/stages/{st.get('StageName')}"
-                dest = (st.get("AccessLogSettings") or {}).get("DestinationArn")
+                arn = f"{api_arn}/stages/{st.get(f.stage_name)}"
+                dest = (st.get(f.log_settings) or {}).get(f.destination)
                 if dest:
                     yield passed(arn, f"access logs go to {dest}", region)
                 else:
-                    yield failed(arn, f"stage {st.get('StageName')} of API {api.get('Name')} has no access logging", region)
+                    yield failed(arn, f"stage {st.get(f.stage_name)} of API {api.get(f.api_name)} has no access logging", region)
     yield from walk.skipped
     if not found and not walk.skipped:
-        yield nothing_found(inv, "apigatewayv2", "API Gateway HTTP/WebSocket API stages")
+        yield nothing_found(inv, f.service, f.what)
