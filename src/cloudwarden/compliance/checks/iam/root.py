@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from cloudwarden.compliance.checks.base import CheckResult, check, failed, not_evaluated, passed
-from cloudwarden.compliance.checks.iam.common import CIS, account_arn, days_since, is_true, root_row
+from cloudwarden.compliance.checks.iam.common import CIS, account_arn, active_keys, days_since, is_true, root_row
 from cloudwarden.compliance.inventory import Inventory
 
 ROOT_USAGE_DAYS = 30  # root used within this many days counts as "used for daily tasks"
@@ -31,7 +31,7 @@ def no_root_access_key(inv: Inventory) -> Iterable[CheckResult]:
     arn = account_arn(inv)
     row = root_row(inv)
     if row is not None:
-        keys = [n for n in (1, 2) if is_true(row.get(f"access_key_{n}_active"))]
+        keys = [k.slot for k in active_keys(row)]
         if keys:
             yield failed(arn, f"root user has {len(keys)} active access key(s)", active_keys=keys)
         else:
