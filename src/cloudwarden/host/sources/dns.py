@@ -77,8 +77,9 @@ class DnsObserver(Source):
             self.chosen = f"{self._described} (filtering in user space: {exc})"
         else:
             # Packets queued between socket() and the attach bypassed the filter; the user-space check
-            # still applies to them, so they are harmless, but drain them to start clean.
-            while True:
+            # still applies to them, so they are harmless, but drain them to start clean. Bounded: under a
+            # flood of DNS answers the queue never empties, and the observer must start anyway.
+            for _ in range(RCVBUF // 64):
                 try:
                     s.recv(READ_BUF, socket.MSG_DONTWAIT)
                 except BlockingIOError:
