@@ -304,11 +304,8 @@ class AlertStore:
     # -- ingest -----------------------------------------------------------------------------------------
     def add(self, alerts: Iterable[Alert], *, now: datetime | None = None) -> list[int]:
         """Store alerts; returns the ids of the alerts created or updated (suppressed ones are left out)."""
-        out: builtins.list[int] = []
-        for alert_id in self.add_each(alerts, now=now):
-            if alert_id is not None and alert_id not in out:
-                out.append(alert_id)
-        return out
+        ids = self.add_each(alerts, now=now)
+        return builtins.list(dict.fromkeys(i for i in ids if i is not None))  # each once, in order
 
     def add_each(self, alerts: Iterable[Alert], *, now: datetime | None = None) -> builtins.list[int | None]:
         """Store alerts as `add` does; returns, for each input alert in order, the id of the stored alert it
@@ -423,9 +420,9 @@ class AlertStore:
             ev for ev, eid in zip(alert.evidence, alert.evidence_ids, strict=False) if eid not in seen
         ] if ids else builtins.list(alert.evidence)
         row: _Row | None = None
+        lo, hi = first - self.window, last + self.window  # a key's rows can be many (one per window): hoisted
         for cand in rows:  # the newest joinable row; ties go to the older row
-            if cand.last_seen >= first - self.window and cand.first_seen <= last + self.window and (
-                    row is None or cand.last_seen > row.last_seen):
+            if cand.last_seen >= lo and cand.first_seen <= hi and (row is None or cand.last_seen > row.last_seen):
                 row = cand
         if row is None:
             return _Row(

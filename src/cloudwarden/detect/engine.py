@@ -627,8 +627,12 @@ class Detector:
 
     def __init__(self, ruleset: RuleSet, *, entity_fn: EntityFn | None = None, event_id_fn: EventIdFn | None = None,
                  source: str | None = None, max_groups: int = 10_000, max_events_per_group: int = 1_000,
-                 evidence_limit: int = 10) -> None:
+                 evidence_limit: int = 10, explain: bool = True) -> None:
         self.ruleset = ruleset
+        # explain=False: single-event alerts carry an empty explanation and the event itself (not a copy) as
+        # evidence; the caller explains the alerts it keeps after folding (`explain_alert`). For pipelines that
+        # fold thousands of alerts of one key into one row, where explaining every one is most of the cost.
+        self.explain = explain
         self.entity_fn = entity_fn or default_entity
         self.event_id_fn = event_id_fn or default_event_id
         self.source = source
@@ -642,6 +646,11 @@ class Detector:
         if self.source:
             return self.source
         return "host" if (info.logsource.product or "").lower() == "linux" else "cloudtrail"
+
+    def explain_alert(self, alert: Alert, event: Mapping[str, Any]) -> str:
+        """The explanation of a single-event alert of this detector's rules, for an event it matched."""
+        info = self.ruleset.get(alert.rule_id)
+        return self.ruleset.explain(Match(info, event)) if info is not None else alert.title
 
     def _base_alert(self, info: RuleInfo, event: Mapping[str, Any], when: datetime, explanation: str,
                     event_id: str) -> Alert:
@@ -658,7 +667,7 @@ class Detector:
             region=_first(event, "awsRegion", "region"),
             host=_first(event, "host_id", "hostname", "Hostname"),
             attack_ids=list(info.attack_ids),
-            evidence=[dict(event)],
+            evidence=[dict(event) if self.explain else event],  # type: ignore[list-item]
             evidence_ids=[event_id],
         )
 
@@ -670,8 +679,8 @@ class Detector:
         alerts: list[Alert] = []
         for c in matched:
             if not c.silent:
-                m = Match(c.info, event)
-                alerts.append(self._base_alert(c.info, event, time, self.ruleset.explain(m), event_id))
+                why = self.ruleset.explain(Match(c.info, event)) if self.explain else ""
+                alerts.append(self._base_alert(c.info, event, time, why, event_id))
             for idx in c.correlations:
                 firing = self._states[idx].add(c.pos, event, time, event_id)
                 if firing is not None:

@@ -179,7 +179,7 @@ class ServerContext:
             found = [a for a in found if a.rule_id not in disabled]
             if found:
                 merge = load("cloudwarden.cloudtrail.ingest", "merge_alerts")
-                alerts_raised = len(self.raise_alerts(merge(found)))
+                alerts_raised = len(self.raise_alerts(merge(found, explain=det.detector.explain_alert)))
         queued = self.queue_changes(records)
         return {"received": len(records), "written": written, "skipped": len(errors), "errors": errors[:20],
                 "alerts": alerts_raised, "rechecks_queued": queued}
