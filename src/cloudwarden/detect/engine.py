@@ -37,6 +37,8 @@ from cloudwarden.detect.correlation import (
     make_group_getters,
 )
 from cloudwarden.detect.fields import MISSING, Getter, as_text, compile_getter, iter_leaves
+from cloudwarden.detect.placeholders import Placeholders, expand_rules
+from cloudwarden.detect.placeholders import configured as configured_placeholders
 from cloudwarden.errors import RuleError
 from cloudwarden.models.alert import SEVERITY_ORDER, Alert
 
@@ -387,11 +389,14 @@ def _sidecar_examples(path: Path) -> Any:
     return None
 
 
-def load_rules(paths: Iterable[Path | str], *, include_builtin: bool | str = False) -> RuleSet:
+def load_rules(paths: Iterable[Path | str], *, include_builtin: bool | str = False,
+               placeholders: Placeholders | None = None) -> RuleSet:
     """Parse and compile every Sigma rule under the paths (files or folders, *.yml/*.yaml, recursive).
 
     Rules that cannot be parsed or evaluated land in `RuleSet.unsupported` as (file, rule id, reason);
-    they never stop the others from loading.
+    they never stop the others from loading. `placeholders` (name -> values) fill the `%name%` of
+    `|expand` values; None means the ones configured in cloudwarden.toml (`[detect.placeholders]`,
+    `[detect] placeholders_file`), so every caller that loads rules for ingest honours them.
     """
     all_paths: list[Path | str] = []
     if include_builtin is True:
@@ -414,19 +419,26 @@ def load_rules(paths: Iterable[Path | str], *, include_builtin: bool | str = Fal
             unsupported.append((src, "", str(exc)))
             sidecar = None
         _parse_text(text, src, sidecar, parsed, unsupported)
-    return _compile_all(parsed, unsupported)
+    return _compile_all(_expanded(parsed, placeholders, unsupported), unsupported)
 
 
-def load_rules_text(text: str, *, source: str = "<text>", include_builtin: bool | str = False) -> RuleSet:
+def _expanded(parsed: list[tuple[SigmaRule | SigmaCorrelationRule, str, Any]], placeholders: Placeholders | None,
+              unsupported: list[tuple[str, str, str]]) -> list[tuple[SigmaRule | SigmaCorrelationRule, str, Any]]:
+    values = configured_placeholders() if placeholders is None else placeholders
+    return expand_rules(parsed, values, unsupported)
+
+
+def load_rules_text(text: str, *, source: str = "<text>", include_builtin: bool | str = False,
+                    placeholders: Placeholders | None = None) -> RuleSet:
     """Like load_rules, from YAML text (one or more documents) — handy for tests and API uploads."""
-    base = load_rules([], include_builtin=include_builtin) if include_builtin else None
+    base = load_rules([], include_builtin=include_builtin, placeholders=placeholders) if include_builtin else None
     unsupported: list[tuple[str, str, str]] = []
     parsed: list[tuple[SigmaRule | SigmaCorrelationRule, str, Any]] = []
     if base is not None:
         parsed.extend(base._parsed)
         unsupported.extend(base.unsupported)
     _parse_text(text, source, None, parsed, unsupported)
-    return _compile_all(parsed, unsupported)
+    return _compile_all(_expanded(parsed, placeholders, unsupported), unsupported)
 
 
 def _parse_text(text: str, src: str, sidecar: Any, parsed: list[tuple[SigmaRule | SigmaCorrelationRule, str, Any]],
