@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -169,3 +170,31 @@ def test_rules_check_cli_lists_the_undefined_placeholder_then_accepts_the_file(t
     assert tested.exit_code == 0, tested.output
     broken = runner.invoke(app, ["rules", "check", str(rules), "--placeholders", str(tmp_path / "none.yml")])
     assert broken.exit_code == 2 and "none.yml" in broken.output
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_trail_ingest_placeholders_file_reaches_the_rules(tmp_path: Path, workers: int) -> None:
+    from cloudwarden.config import load_settings
+    from cloudwarden.detect.alert_store import AlertStore
+    from cloudwarden.store.state import open_store
+    from tests.cloudtrail import factory as f
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    detection = {"sel": {"eventName": "ListBuckets", "sourceIPAddress|expand": "%watched_ips%"}, "condition": "sel"}
+    (rules / "watch.yml").write_text(rule_yaml(detection, rule_id=RID))
+    logs = tmp_path / "logs"
+    f.write_records(logs / "a.json.gz", [f.event(event_id=f"e{i}", ip=f"198.51.100.{i}") for i in range(6)])
+    f.write_records(logs / "b.json.gz", [f.event(event_id=f"g{i}", ip=f"198.51.100.{i}") for i in range(6, 9)])
+    (tmp_path / "ips.toml").write_text('watched_ips = ["198.51.100.2", "198.51.100.7"]\n')
+    args = ["trail", "ingest", str(logs), "--rules", str(rules), "--no-builtin-rules", "--json", "--workers", str(workers)]
+    out = runner.invoke(app, [*args, "--placeholders", str(tmp_path / "ips.toml")])
+    assert out.exit_code == 0, out.output
+    summary = json.loads(out.stdout)
+    assert summary["rules"] == 1 and summary["rules_unsupported"] == 0
+    store = AlertStore(open_store(load_settings().state_url))
+    got = store.list(rule_id=RID)
+    assert sum(a.count for a in got) == 2  # .2 and .7, nothing else
+    assert "CLOUDWARDEN_PLACEHOLDERS_EXTRA_FILE" not in os.environ  # restored after the run
+    bad = runner.invoke(app, [*args, "--placeholders", str(tmp_path / "missing.toml")])
+    assert bad.exit_code == 2 and "missing.toml" in bad.output
