@@ -180,3 +180,14 @@ def test_extended_condition_without_not_fires_on_arrival() -> None:
     assert not fired(det, [(ev("Beta", "carol"), 0), (ev("Gamma", "carol"), 1)])
     assert len(fired(det, [(ev("Gamma"), 0), (ev("Alpha"), 1)])) == 1
     assert not rs.correlations[0][1].closing
+
+
+def test_rule_examples_of_a_fewer_than_correlation_are_decided() -> None:
+    from cloudwarden.detect.examples import run_examples
+
+    one = {"eventName": "GetObject", "userIdentity": {"arn": "arn:aws:iam::1:user/a"}}
+    rule = {**corr("event_count", ["get"], group_by=["userIdentity.arn"], condition={"lt": 2}),
+            "x-examples": {"positive": [[one]], "negative": [[one, one]]}}
+    rs = ruleset(base("get", "GetObject"), rule)
+    results = [r for r in run_examples(rs) if r.rule.id == CID]
+    assert [(r.kind, r.ok) for r in results] == [("positive", True), ("negative", True)]
