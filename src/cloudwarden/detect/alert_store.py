@@ -600,11 +600,12 @@ class AlertStore:
 
     # -- retention --------------------------------------------------------------------------------------
     def prune(self, older_than: datetime, *, delete_resolved: bool = False, dry_run: bool = False,
-              batch_size: int = PRUNE_BATCH) -> PruneResult:
+              batch_size: int = PRUNE_BATCH, pause_ratio: float = 1.0) -> PruneResult:
         """Delete the evidence-id rows of alerts whose last_seen and updated_at are both before `older_than`
         (and, with `delete_resolved`, those alerts themselves when resolved). See the module docstring for
-        what this means for replays. Bounded: at most `batch_size` rows per transaction; restartable (a
-        stop midway leaves consistent rows, a re-run finishes)."""
+        what this means for replays. Bounded: at most `batch_size` rows per transaction, then a pause of
+        `pause_ratio` x that transaction's time (at most 50 ms) so other writers get the lock; restartable
+        (a stop midway leaves consistent rows, a re-run finishes)."""
         started = time.monotonic()
         cut = _utc(older_than)
         result = PruneResult(cutoff=_aware(cut) or cut, dry_run=dry_run)
@@ -633,6 +634,7 @@ class AlertStore:
                 result.alerts_deleted += len(doomed)
                 continue
             while True:  # evidence first, in bounded transactions; the alert rows stay until it is gone
+                t0 = time.monotonic()
                 with self.state.session() as s:
                     victims = select(ev_t.c.id).where(ev_t.c.alert_id.in_(ids)).limit(batch_size)
                     n = cast(CursorResult[Any], s.execute(delete(ev_t).where(ev_t.c.id.in_(victims)))).rowcount or 0
@@ -641,6 +643,9 @@ class AlertStore:
                     result.evidence_deleted += n
                 if n < batch_size:
                     break
+                # leave the lock free about as long as we held it: a waiting writer (SQLite's busy handler
+                # polls with growing sleeps) gets in instead of losing every race to our next batch
+                time.sleep(min(max(time.monotonic() - t0, 0.0) * pause_ratio, 0.05))
             if doomed:
                 with self.state.session() as s:
                     # re-checked inside the transaction: triage or a new event since the read keeps the alert
