@@ -133,6 +133,7 @@ class Entry:
     event_id: str
     event: Mapping[str, Any] | None  # kept for the first entries of a group only (the alert's evidence)
     num: float | None = None  # value_*: the number
+    raw: bytes | None = None  # the event body as JSON, once a snapshot has rendered it (windows outlive many snapshots)
 
 
 class Group:
@@ -372,13 +373,13 @@ class CorrelationState:
         return float(i) if i == len(want) else None
 
     # -- state as data -------------------------------------------------------------------------------------
-    def dump(self, event_bytes: Callable[[Mapping[str, Any]], Any]) -> dict[str, Any]:
-        """Plain data of every group (LRU order kept). `event_bytes` renders a kept event body (or None)."""
+    def dump(self, event_bytes: Callable[[Entry], Any]) -> dict[str, Any]:
+        """Plain data of every group (LRU order kept). `event_bytes` renders an entry's kept event body (or None)."""
         slots = self._ref_slot
         groups = []
         for key, g in self.groups.items():
             entries = [[e.time, slots.get(e.ref, 0), e.value, e.num, e.event_id,
-                        event_bytes(e.event) if e.event is not None else None] for e in g.entries]
+                        event_bytes(e) if e.event is not None else None] for e in g.entries]
             groups.append([list(key), g.start, g.total, g.overflow, entries])
         return {"groups": groups, "non_numeric": self.non_numeric, "evicted": self.evicted}
 

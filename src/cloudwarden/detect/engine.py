@@ -45,6 +45,7 @@ from cloudwarden.detect.correlation import (
     SUPPORTED_TYPES,
     CorrelationSpec,
     CorrelationState,
+    Entry,
     Expr,
     Firing,
     make_group_getters,
@@ -881,12 +882,14 @@ class Detector:
         (beyond, an entry keeps its time, value and event id — it still counts — without its body)."""
         budget = SNAPSHOT_EVIDENCE_BYTES
 
-        def body(event: Mapping[str, Any]) -> Any:
+        def body(entry: Entry) -> Any:
             nonlocal budget
-            try:
-                raw = orjson.dumps(event, default=str, option=orjson.OPT_NON_STR_KEYS)
-            except TypeError:
-                raw = b""
+            raw = entry.raw
+            if raw is None:
+                try:
+                    raw = entry.raw = orjson.dumps(entry.event, default=str, option=orjson.OPT_NON_STR_KEYS)
+                except TypeError:
+                    raw = entry.raw = b""
             if not raw or len(raw) > SNAPSHOT_EVENT_BYTES or len(raw) > budget:
                 self.evidence_dropped += 1
                 return None
