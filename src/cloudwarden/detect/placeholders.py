@@ -1,10 +1,11 @@
 """Values for Sigma's `expand` modifier: `%name%` placeholders replaced by site-specific lists.
 
 SigmaHQ rules write `User|expand: '%admin_users%'` for what differs per site. The lists come from the
-user: `[detect.placeholders]` in cloudwarden.toml (name = [values]), a file named by
-`[detect] placeholders_file`, or `--placeholders FILE` on the commands that load rules (the file wins over
-the toml for the same name). Files are YAML, TOML or JSON: a mapping of name -> list of strings, at the
-top level or under a `placeholders` key.
+user: a file named by `[detect] placeholders_file`, then `[detect.placeholders]` in cloudwarden.toml
+(name = [values]) over it, then `--placeholders FILE` on the commands that load rules over both (for the
+same name, the later source wins). Files are YAML, TOML or JSON: a mapping of name -> list of strings, at
+the top level or under a `placeholders` key. `load_rules(placeholders=None)` reads these from the settings
+(env > cloudwarden.toml); a caller holding other settings passes `configured(its_settings)` explicitly.
 
 Semantics (the Sigma spec's, applied with pySigma's `ValueListPlaceholderTransformation`): the placeholder
 is replaced by each value of its list, the surrounding text and the other modifiers stay (`|contains|expand`
