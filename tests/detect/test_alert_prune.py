@@ -177,6 +177,9 @@ def test_alerts_prune_cli_dry_run_then_prune() -> None:
     assert real.exit_code == 0 and "deleted 3 evidence id(s)" in real.output
     assert evidence_rows(st) == 2
     assert runner.invoke(app, ["alerts", "prune", "--older-than", "soon"]).exit_code == 2
+    old_id = min(a.id for a in st.list())
+    shown = runner.invoke(app, ["alerts", "show", str(old_id)])
+    assert shown.exit_code == 0 and "3 kept of event ids pruned by retention" in shown.output
 
 
 def test_alerts_prune_cli_needs_a_horizon_when_retention_is_off(monkeypatch: pytest.MonkeyPatch) -> None:

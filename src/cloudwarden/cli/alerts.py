@@ -124,7 +124,9 @@ def show(alert_id: int, fmt: FormatOpt = "table") -> None:
                          ("assignee", alert.assignee)):
         if value:
             console.print(Text(f"  {label:>10}: {value}"))
-    console.print(Text(f"  evidence ({len(alert.evidence)} kept of {len(alert.evidence_ids)} event ids):"))
+    ids = f"{len(alert.evidence_ids)} event ids" if alert.evidence_ids or not alert.count else \
+        "event ids pruned by retention"
+    console.print(Text(f"  evidence ({len(alert.evidence)} kept of {ids}):"))
     for ev in alert.evidence[:5]:
         console.print(Text("    " + orjson.dumps(ev, default=str).decode()[:300]))
     for c in alert.comments:
