@@ -147,3 +147,32 @@ def test_corrupt_saved_windows_are_reported_not_fatal(tmp_path: Path) -> None:
     # the broken row was replaced by a good snapshot
     data = CorrelationStore(state).load(LocalSource(logs).id)
     assert data is not None and runner.detect.detector.restore(data).error == ""
+
+
+def test_crash_after_alerts_before_checkpoint_does_not_duplicate(tmp_path: Path) -> None:
+    """A crash after a batch's alerts are stored but before its checkpoint (and saved windows): the restart
+    re-reads the file from the older windows, the correlation fires again with the same evidence ids, and
+    the alert store keeps one alert."""
+    logs = tmp_path / "logs"
+    _write_burst(logs)
+    second = logs / DAY / "111111111111_CloudTrail_us-east-1_20260302T1005Z_b.json.gz"
+    held = tmp_path / "b.json.gz"
+    second.rename(held)
+    state = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+    lake = Lake(tmp_path / "lake")
+    Ingest(LocalSource(logs), lake, state, IngestOptions()).run()
+    held.rename(second)
+
+    crashing = Ingest(LocalSource(logs), lake, state, IngestOptions())
+
+    def crash(*_a: object, **_k: object) -> None:
+        raise RuntimeError("killed between the alert store and the checkpoint")
+
+    crashing.checkpoint.mark_many = crash  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        crashing.run()
+    assert [a.count for a in AlertStore(state).list(limit=100) if a.rule_id == BURST] == [20]  # stored, not checkpointed
+
+    Ingest(LocalSource(logs), lake, state, IngestOptions()).run()
+    alerts = [a for a in AlertStore(state).list(limit=100) if a.rule_id == BURST]
+    assert [a.count for a in alerts] == [20]
