@@ -9,14 +9,16 @@ import pytest
 from tests.helpers.moto_server import MotoServer, aws_test_env
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-SHARED_DATA = SHARED / "data"
+# CLOUDWARDEN_SHARED_DATA points the data-reading tests at another copy of the same layout (e.g. one
+# assembled under /tmp from the public sources) without touching ../shared.
+SHARED_DATA = Path(os.environ.get("CLOUDWARDEN_SHARED_DATA") or SHARED / "data")
 
 
 def shared_data(*parts: str) -> Path:
-    """A path under ../shared/data, or skip the test with the reason when it is absent."""
+    """A path under ../shared/data (or $CLOUDWARDEN_SHARED_DATA), or skip the test with the reason when absent."""
     path = SHARED_DATA.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"{path} is absent: this test reads labeled data from ../shared/data")
+        pytest.skip(f"{path} is absent: this test reads labeled data from ../shared/data (or $CLOUDWARDEN_SHARED_DATA)")
     return path
 
 

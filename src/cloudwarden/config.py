@@ -101,6 +101,23 @@ class BaselineSettings:
 
 
 @dataclass
+class DetectSettings:
+    # Values of Sigma `|expand` placeholders: [detect.placeholders] admin_users = ["alice", "bob"]. A rule
+    # using a placeholder with no values here is reported unsupported (see detect/placeholders.py).
+    placeholders: dict[str, list[str]] = field(default_factory=dict)
+    placeholders_file: str = ""  # YAML/TOML/JSON file of more lists (the inline table wins on a name)
+
+
+@dataclass
+class AlertsSettings:
+    # alert_evidence rows (the event ids that make re-ingesting idempotent) are deleted for alerts with no
+    # event and no update for this many days; a replay of events older than that can count again. 0 keeps all.
+    evidence_retention_days: int = 90
+    prune_resolved: bool = False  # also delete whole resolved alerts past the horizon
+    prune_interval_s: int = 86400  # the server scheduler's prune job (0 disables it; `alerts prune` still works)
+
+
+@dataclass
 class Settings:
     home: str = ""
     log_level: str = "INFO"
@@ -110,6 +127,8 @@ class Settings:
     agent: AgentSettings = field(default_factory=AgentSettings)
     notify: NotifySettings = field(default_factory=NotifySettings)
     baseline: BaselineSettings = field(default_factory=BaselineSettings)
+    detect: DetectSettings = field(default_factory=DetectSettings)
+    alerts: AlertsSettings = field(default_factory=AlertsSettings)
 
     @property
     def home_path(self) -> Path:

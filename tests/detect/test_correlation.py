@@ -145,15 +145,18 @@ def test_state_is_bounded() -> None:
 
 
 def test_unsupported_correlations_are_reported() -> None:
-    docs = [base("read", "GetSecretValue"),
-            {**corr("event_count", ["read"], condition={"lt": 3}), "id": "99999999-0000-4000-8000-0000000000a1"},
+    ordered_ext = corr("temporal_ordered", [], condition=None)
+    ordered_ext["correlation"] = {"type": "temporal_ordered", "timespan": "5m", "condition": "read and not read2"}
+    docs = [base("read", "GetSecretValue"), base("read2", "GetParameter"),
+            {**ordered_ext, "id": "99999999-0000-4000-8000-0000000000a1"},
             {**corr("event_count", ["nope"], condition={"gte": 3}), "id": "99999999-0000-4000-8000-0000000000a2"},
-            {**corr("value_sum", ["read"], condition={"gte": 3, "field": "x"}), "id": "99999999-0000-4000-8000-0000000000a3"}]
+            {**corr("value_percentile", ["read"], condition={"gte": 3, "field": "x", "percentile": 101}),
+             "id": "99999999-0000-4000-8000-0000000000a3"}]
     rs = load_rules_text("\n---\n".join(yaml.safe_dump({k: v for k, v in d.items() if v is not None}) for d in docs))
     reasons = {rid: why for _src, rid, why in rs.unsupported}
-    assert "window" in reasons["99999999-0000-4000-8000-0000000000a1"]
+    assert "temporal correlations, not temporal_ordered" in reasons["99999999-0000-4000-8000-0000000000a1"]
     assert "not loaded" in reasons["99999999-0000-4000-8000-0000000000a2"]
-    assert "value_sum" in reasons["99999999-0000-4000-8000-0000000000a3"]
+    assert "percentile between 0 and 100" in reasons["99999999-0000-4000-8000-0000000000a3"]
 
 
 def test_single_rule_alert_fields() -> None:

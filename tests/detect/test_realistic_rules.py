@@ -18,7 +18,7 @@ def test_realistic_rule_folder() -> None:
     assert len(rs.rules) == 8
     reasons = {rid[-3:]: why for _src, rid, why in rs.unsupported}
     assert set(reasons) == {"0f1", "0f2", "0f3"}
-    assert "expand" in reasons["0f1"] and "pipe syntax" in reasons["0f2"] and "lt" in reasons["0f3"]
+    assert "expand" in reasons["0f1"] and "pipe syntax" in reasons["0f2"] and "extended" in reasons["0f3"]
     results = run_examples(rs, require=True)
     assert len(results) == 26
     assert [f"{r.rule.title} {r.kind}#{r.index}: {r.detail}" for r in results if not r.ok] == []

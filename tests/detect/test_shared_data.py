@@ -47,25 +47,85 @@ def test_sigmahq_linux_rules_load() -> None:
 
 
 # Panther rule ids whose behaviour a built-in covers: their positive test events (successful calls of an API
-# a built-in rule is indexed on) must make that built-in fire.
+# a built-in rule is indexed on) must make that built-in fire. Ids as in panther-analysis'
+# rules/aws_cloudtrail_rules (older spellings kept: the data may come from an older snapshot).
 PANTHER_TO_BUILTIN = {
     "AWS.CloudTrail.Stopped": "CloudTrail logging",
+    "AWS.CloudTrail.EventSelectorsDisabled": "CloudTrail logging",
     "AWS.Console.LoginWithoutMFA": "Console login without MFA",
     "AWS.Console.RootLogin": "Root user activity",
+    "AWS.Root.Activity": "Root user activity",
     "AWS.KMS.CustomerManagedKeyLoss": "KMS key disabled",
     "AWS.EC2.SecurityGroupModified": "Security group",
     "AWS.EC2.RouteTableModified": "Route table",
     "AWS.EC2.NetworkACLPermissiveEntry": "Network ACL",
+    "AWS.CloudTrail.NetworkACLPermissiveEntry": "Network ACL",
+    "AWS.EC2.NetworkACLModified": "Network ACL",
     "AWS.EC2.GatewayModified": "gateway",
     "AWS.S3.BucketPolicyModified": "S3 bucket",
+    "AWS.S3.DeletePublicAccessBlock": "Block Public Access",
+    "AWS.S3.DisableBucketLogging": "server access logging disabled",
     "AWS.Config.ServiceDisabled": "AWS Config",
+    "AWS.ConfigService.DisabledDeleted": "AWS Config",
     "AWS.GuardDuty.Disabled": "GuardDuty",
+    "AWS.VPCFlow.LogsDeleted": "VPC flow logs deleted",
+    "AWS.IAM.CreateUser": "IAM user created",
+    "AWS.IAM.CreateRole": "IAM role, policy",
+    "AWS.IAM.PolicyModified": "IAM role, policy",
+    "AWS.IAM.AttachAdminUserPolicy": "Administrator access",
+    "AWS.IAM.AttachAdminRolePolicy": "Administrator access",
+    "AWS.IAM.Backdoor.User.Keys": "access key created for another user",
+    "AWS.CloudTrail.RootAccessKeyCreated": "IAM access key created",
+    "AWS.CloudTrail.LoginProfileCreatedOrModified": "Console password set for another user",
+    "AWS.User.Login.Profile.Modified": "Console password set for another user",
+    "AWS.CloudTrail.SnapshotMadePublic": "EBS snapshot shared",
+    "AWS.CloudTrail.AMIModifiedForPublicAccess": "AMI shared",
+    "AWS.RDS.SnapshotShared": "RDS snapshot shared",
+    "AWS.CloudTrail.IMDSCredentialExfiltration": "instance credentials",
+    "AWS.STS.GetCallerIdentity.TruffleHog": "offensive tool",
 }
 INDEXED_NAMES = {k for _is_base, _get, table in BUILTINS._indexes for k in table}
 
 
+_RULE_KEYS = ("RuleID", "rule_id", "ruleId", "rule")
+_EXPECTED_KEYS = ("ExpectedResult", "expected_result", "expected", "label")
+
+
+def _label(row: dict[str, Any]) -> tuple[str, bool] | None:
+    """(Panther rule id, expected result) of a labeled row, or None when it carries no Panther label."""
+    rid = next((row[k] for k in _RULE_KEYS if isinstance(row.get(k), str)), None)
+    expected = next((row[k] for k in _EXPECTED_KEYS if k in row), None)
+    if rid is None or expected is None:
+        return None
+    if isinstance(expected, str):
+        expected = expected.strip().lower() in ("true", "1", "yes", "positive", "malicious", "alert")
+    return rid, bool(expected)
+
+
+def _as_event(log: Any) -> dict[str, Any] | None:
+    if isinstance(log, str):
+        try:
+            log = orjson.loads(log)
+        except orjson.JSONDecodeError:
+            return None
+    return log if isinstance(log, dict) else None
+
+
 def _panther_tests(root: Path) -> list[tuple[str, bool, dict[str, Any]]]:
+    """Panther rule tests, either as shared/data holds them (`<set>/*.jsonl`, one row per test: the event under
+    "event" beside the rule id and expected result, as make_cloudtrail_corpus.py reads them) or as Panther's own
+    rule YAML files (RuleID + Tests[].Log/ExpectedResult)."""
     out = []
+    for path in sorted(root.rglob("*.jsonl")):
+        for line in path.read_bytes().splitlines():
+            try:
+                row = orjson.loads(line) if line.strip() else None
+            except orjson.JSONDecodeError:
+                continue
+            label = _label(row) if isinstance(row, dict) else None
+            event = _as_event(row.get("event")) if label and isinstance(row, dict) else None
+            if label and event:
+                out.append((label[0], label[1], event))
     for path in list(root.rglob("*.yml")) + list(root.rglob("*.yaml")):
         try:
             doc = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -74,13 +134,8 @@ def _panther_tests(root: Path) -> list[tuple[str, bool, dict[str, Any]]]:
         if not isinstance(doc, dict) or "RuleID" not in doc:
             continue
         for test in doc.get("Tests") or []:
-            log = test.get("Log")
-            if isinstance(log, str):
-                try:
-                    log = orjson.loads(log)
-                except orjson.JSONDecodeError:
-                    continue
-            if isinstance(log, dict):
+            log = _as_event(test.get("Log"))
+            if log is not None:
                 out.append((doc["RuleID"], bool(test.get("ExpectedResult")), log))
     return out
 
@@ -99,6 +154,7 @@ def test_panther_regression_positives_alert() -> None:
         titles = [m.rule.title.lower() for m in BUILTINS.match(log, include_silent=True)]
         if not any(str(PANTHER_TO_BUILTIN[rid]).lower() in t for t in titles):
             misses.append((rid, log.get("eventName")))
+    print(f"Panther positives checked: {len(cases)} events of {len({rid for rid, _ in cases})} covered rules; misses {len(misses)}")
     assert not misses, misses
 
 

@@ -7,6 +7,7 @@ Our own technique scripts (tests/host/techniques/) always run; the Atomic Red Te
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from cloudwarden.detect.engine import builtin_rules_path, load_rules
 from cloudwarden.host.auditparse import HostIdentity
 from cloudwarden.host.sources.audit import AuditSource
 from cloudwarden.models.host_event import HostEvent
@@ -42,13 +44,18 @@ def _detect(events: list[HostEvent]) -> set[str]:
     return {a.title for a in svc.detect(events)}
 
 
-def _run_all(scripts: dict[str, str], auid: int, tmp: Path) -> dict[str, tuple[set[str], list[HostEvent], Any]]:
+def _run_all(scripts: dict[str, str], auid: int, tmp: Path, timeout: float = 60) -> dict[str, tuple[set[str], list[HostEvent], Any]]:
     src = AuditSource(HostIdentity("ct-host", "ct-host"), auid=auid, track_auid_writes=True, mode="netlink")
     windows: dict[str, tuple[float, float, Any]] = {}
     with collecting(src) as c:
         for name, script in scripts.items():
             t0 = time.time()
-            res = run_in_container(script, tmp / name, auid=auid)
+            try:
+                res = run_in_container(script, tmp / name, auid=auid, timeout=timeout)
+            except subprocess.TimeoutExpired as exc:
+                # A catalogue test may run long (ART T1005 walks $HOME running bash per file); what it did until
+                # the container was killed is still observed and detected.
+                res = subprocess.CompletedProcess(exc.cmd, -9, "", f"timed out after {timeout}s")
             time.sleep(0.3)
             windows[name] = (t0, time.time(), res)
         time.sleep(0.5)
@@ -104,10 +111,19 @@ def _atomic_scripts(root: Path) -> dict[str, str]:
 def test_atomic_red_team_catalogue_in_container(audit_free: None, own_auid: int, tmp_path: Path) -> None:
     root = shared_data("hids")
     candidates = [p for p in root.iterdir() if p.is_dir() and "atomic" in p.name.lower()] or [root]
-    # Bounded so the suite stays fast: the first 60 runnable tests in catalogue order.
-    scripts = dict(list(_atomic_scripts(candidates[0]).items())[:60])
+    # Bounded so the suite stays fast: 60 runnable tests, those of techniques our built-in rules claim (their
+    # ATT&CK tags, or a parent technique) first, then catalogue order. In plain catalogue order the first 60 are
+    # mostly discovery and obfuscation tests (T1001-T1048) no built-in claims, which says nothing about coverage.
+    claimed = {t.upper() for r in load_rules([builtin_rules_path("linux")]).rules for t in r.attack_ids}
+    catalogue = list(_atomic_scripts(candidates[0]).items())
+    catalogue.sort(key=lambda kv: not ({kv[0].rsplit("-", 1)[0], kv[0].split(".")[0].split("-")[0]} & claimed))
+    scripts = dict(catalogue[:60])
     assert scripts, f"no Linux sh/bash atomic tests under {candidates[0]}"
-    results = _run_all(scripts, own_auid, tmp_path)
-    alerted = {name.split("-")[0] for name, (titles, _e, _r) in results.items() if titles}
+    results = _run_all(scripts, own_auid, tmp_path, timeout=20)
+    alerted = {name.rsplit("-", 1)[0] for name, (titles, _e, _r) in results.items() if titles}
+    quiet = sorted(name for name, (titles, _e, _r) in results.items() if not titles)
+    print(f"atomic tests without any alert: {quiet}")
+    timed_out = sorted(name for name, (_t, _e, res) in results.items() if res.returncode == -9)
+    print(f"atomic tests timed out (killed, still scored): {timed_out}")
     print(f"atomic tests run: {len(scripts)}; techniques with at least one alert: {len(alerted)}: {sorted(alerted)}")
     assert len(alerted) >= 5

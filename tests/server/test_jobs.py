@@ -55,7 +55,7 @@ def test_periodic_tasks_queue_once_per_interval(tmp_path: Any) -> None:
     s.tick()
     s.tick()
     kinds = sorted(j["kind"] for j in ctx.jobs.list(20))
-    assert kinds == ["baselines", "reports", "scan"]
+    assert kinds == ["alert_prune", "baselines", "reports", "scan"]
     ctx.close()
 
 

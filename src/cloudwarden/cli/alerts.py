@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from cloudwarden.cli.common import EXIT_ERROR, cli_errors, console, err_console, state_store
+from cloudwarden.cli.common import EXIT_ERROR, cli_errors, console, err_console, settings, state_store
 from cloudwarden.detect.alert_store import AlertStore, StoredAlert
 from cloudwarden.detect.ocsf import to_ocsf
 from cloudwarden.errors import InputError
@@ -48,10 +48,10 @@ def _when(text: str | None) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-def _duration(text: str) -> timedelta:
+def _duration(text: str, source: str = "--expires") -> timedelta:
     m = _DURATION.match(text.strip())
     if not m:
-        raise InputError(f"invalid duration {text!r}: use e.g. 30m, 12h, 7d, 2w", source="--expires")
+        raise InputError(f"invalid duration {text!r}: use e.g. 30m, 12h, 7d, 2w", source=source)
     n, unit = int(m.group(1)), m.group(2)
     return {"m": timedelta(minutes=n), "h": timedelta(hours=n), "d": timedelta(days=n), "w": timedelta(weeks=n)}[unit]
 
@@ -124,7 +124,9 @@ def show(alert_id: int, fmt: FormatOpt = "table") -> None:
                          ("assignee", alert.assignee)):
         if value:
             console.print(Text(f"  {label:>10}: {value}"))
-    console.print(Text(f"  evidence ({len(alert.evidence)} kept of {len(alert.evidence_ids)} event ids):"))
+    ids = f"{len(alert.evidence_ids)} event ids" if alert.evidence_ids or not alert.count else \
+        "event ids pruned by retention"
+    console.print(Text(f"  evidence ({len(alert.evidence)} kept of {ids}):"))
     for ev in alert.evidence[:5]:
         console.print(Text("    " + orjson.dumps(ev, default=str).decode()[:300]))
     for c in alert.comments:
@@ -222,3 +224,41 @@ def unsuppress(suppression_id: int) -> None:
     with cli_errors():
         store.unsuppress(suppression_id)
     console.print(Text(f"suppression {suppression_id} deleted"))
+
+
+@app.command("prune")
+def prune(
+    older_than: Annotated[str | None, typer.Option(
+        "--older-than", help="Horizon: 90d, 12w, 36h... (default: alerts.evidence_retention_days)")] = None,
+    delete_resolved: Annotated[bool | None, typer.Option(
+        "--delete-resolved/--keep-resolved", help="Also delete whole resolved alerts past the horizon "
+        "(default: alerts.prune_resolved)")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would be deleted; change nothing")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
+) -> None:
+    """Delete the stored evidence ids of alerts with no event and no update past the horizon.
+
+    Those ids make re-ingesting an event a no-op; once pruned, replaying such an old event counts it
+    again (into its alert if still open and within the grouping window, else as a new alert).
+    """
+    s = settings()
+    with cli_errors():
+        if older_than is None:
+            days = s.alerts.evidence_retention_days
+            if days <= 0:
+                raise InputError("alerts.evidence_retention_days is 0 (keep everything): give --older-than",
+                                 source="--older-than")
+            horizon = timedelta(days=days)
+        else:
+            horizon = _duration(older_than, source="--older-than")
+        resolved = s.alerts.prune_resolved if delete_resolved is None else delete_resolved
+        store = AlertStore(state_store(s))
+        result = store.prune(datetime.now(UTC) - horizon, delete_resolved=resolved, dry_run=dry_run)
+    if fmt == "json":
+        _emit_json(result.to_dict())
+        return
+    verb = "would delete" if dry_run else "deleted"
+    console.print(Text(
+        f"{verb} {result.evidence_deleted} evidence id(s) and {result.alerts_deleted} resolved alert(s) "
+        f"of {result.alerts_examined} alert(s) last active before {result.cutoff:%Y-%m-%d %H:%M} UTC "
+        f"({result.batches} batch(es), {result.seconds:.2f}s)"))

@@ -11,9 +11,10 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from cloudwarden.cli.common import EXIT_ERROR, cli_errors, console, err_console
+from cloudwarden.cli.common import EXIT_ERROR, cli_errors, console, err_console, settings
 from cloudwarden.detect.engine import RuleSet, load_rules
 from cloudwarden.detect.examples import run_examples
+from cloudwarden.detect.placeholders import configured as configured_placeholders
 
 app = typer.Typer(help="List, test and validate Sigma detection rules.", no_args_is_help=True)
 
@@ -21,12 +22,16 @@ EXIT_FAILED = 1
 
 PathsArg = Annotated[list[Path] | None, typer.Argument(help="Rule files or folders (searched recursively)")]
 BuiltinOpt = Annotated[str, typer.Option("--builtin", help="Built-in rules to include: all, cloudtrail, linux, none")]
+PlaceholdersOpt = Annotated[Path | None, typer.Option(
+    "--placeholders", help="YAML/TOML/JSON file of |expand placeholder values (name: [values]); "
+    "adds to and overrides [detect.placeholders] of cloudwarden.toml")]
 
 
-def _load(paths: list[Path] | None, builtin: str) -> RuleSet:
+def _load(paths: list[Path] | None, builtin: str, placeholders: Path | None = None) -> RuleSet:
     include: bool | str = {"all": True, "none": False}.get(builtin, builtin)
     with cli_errors():
-        return load_rules(paths or [], include_builtin=include)
+        values = configured_placeholders(settings(), extra_file=placeholders)
+        return load_rules(paths or [], include_builtin=include, placeholders=values)
 
 
 def _print_unsupported(ruleset: RuleSet) -> None:
@@ -45,9 +50,10 @@ def list_rules(
     paths: PathsArg = None,
     builtin: BuiltinOpt = "all",
     fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
+    placeholders: PlaceholdersOpt = None,
 ) -> None:
     """List rules: the built-in ones plus any given paths."""
-    ruleset = _load(paths, builtin)
+    ruleset = _load(paths, builtin, placeholders)
     rows = [
         {"id": r.id, "title": r.title, "level": r.level, "kind": r.kind, "attack_ids": list(r.attack_ids),
          "logsource": {"product": r.logsource.product, "service": r.logsource.service, "category": r.logsource.category},
@@ -63,7 +69,7 @@ def list_rules(
         table.add_column(col, overflow="fold")
     for r in rows:
         table.add_row(Text(str(r["level"])), Text(str(r["title"])), Text(str(r["kind"])),
-                      Text(", ".join(r["attack_ids"])), Text(str(r["id"])))  # type: ignore[arg-type]
+                      Text(", ".join(r["attack_ids"])), Text(str(r["id"])))
     console.print(table)
     _print_unsupported(ruleset)
 
@@ -73,9 +79,10 @@ def test_rules(
     paths: PathsArg = None,
     builtin: BuiltinOpt = "all",
     require: Annotated[bool, typer.Option(help="A rule without positive and negative examples is a failure")] = True,
+    placeholders: PlaceholdersOpt = None,
 ) -> None:
     """Run every rule's own positive and negative example events; exit 1 on any failure."""
-    ruleset = _load(paths, builtin)
+    ruleset = _load(paths, builtin, placeholders)
     results = run_examples(ruleset, require=require)
     failures = [r for r in results if not r.ok]
     for f in failures:
@@ -88,12 +95,15 @@ def test_rules(
 
 
 @app.command("check")
-def check_rules(path: Annotated[Path, typer.Argument(help="A rule file or a folder of rules")]) -> None:
+def check_rules(
+    path: Annotated[Path, typer.Argument(help="A rule file or a folder of rules")],
+    placeholders: PlaceholdersOpt = None,
+) -> None:
     """Validate a rule folder: report every rule the engine cannot run (with the reason) and failing examples."""
     if not path.exists():
         err_console.print(Text(f"error: {path}: not found"))
         raise typer.Exit(EXIT_ERROR)
-    ruleset = _load([path], "none")
+    ruleset = _load([path], "none", placeholders)
     results = run_examples(ruleset, require=False)
     failures = [r for r in results if not r.ok]
     for f in failures:

@@ -4,19 +4,47 @@ from __future__ import annotations
 
 import gc
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from cloudwarden.cli.common import EXIT_ERROR, EXIT_FINDINGS, cli_errors, console, err_console, settings, state_store
-from cloudwarden.errors import ConfigError
+from cloudwarden.config import Settings
+from cloudwarden.errors import CloudwardenError, ConfigError
 from cloudwarden.models.alert import SEVERITY_ORDER
 
+if TYPE_CHECKING:
+    from cloudwarden.detect.alert_store import PruneResult
+    from cloudwarden.store.state import StateStore
+
 app = typer.Typer(help="CloudTrail ingestion: files, folders, S3 buckets, SQS notifications.", no_args_is_help=True)
+
+
+@contextmanager
+def _extra_placeholders(path: Path | None) -> Iterator[None]:
+    from cloudwarden.detect.placeholders import EXTRA_FILE_ENV, load_file
+
+    if path is None:
+        yield
+        return
+    load_file(path)  # a bad file fails here, naming it, not later inside the rule loading
+    before = os.environ.get(EXTRA_FILE_ENV)
+    os.environ[EXTRA_FILE_ENV] = str(path.resolve())
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(EXTRA_FILE_ENV, None)
+        else:
+            os.environ[EXTRA_FILE_ENV] = before
 
 
 def _date(value: str | None, name: str) -> date | None:
@@ -48,8 +76,11 @@ def ingest_cmd(
     fail_on: Annotated[
         str | None, typer.Option("--fail-on", help="Exit 3 when alerts of this severity or higher were raised")
     ] = None,
+    placeholders: Annotated[Path | None, typer.Option(
+        "--placeholders", help="YAML/TOML/JSON file of |expand placeholder values (over [detect.placeholders])")] = None,
 ) -> None:
-    """Ingest CloudTrail into the lake, run the rules, store alerts; prints an ingest summary."""
+    """Ingest CloudTrail into the lake, run the rules, store alerts; prints an ingest summary.
+    Afterwards evidence ids older than `alerts.evidence_retention_days` are pruned (see `alerts prune`)."""
     from cloudwarden.cloudtrail.ingest import IngestOptions, IngestSummary, ingest
     from cloudwarden.detect.toggles import read_disabled
     from cloudwarden.store.lake import Lake
@@ -91,23 +122,42 @@ def ingest_cmd(
             if status is not None:
                 status.start()
             try:
-                summary = ingest(source, lake, store, options, progress=progress)
+                # the rules are loaded inside ingest (and its worker processes): the file reaches them by the
+                # environment, which forked and spawned workers both inherit
+                with _extra_placeholders(placeholders):
+                    summary = ingest(source, lake, store, options, progress=progress)
             finally:
                 if status is not None:
                     status.stop()
+            pruned = _prune(store, s)
         except KeyboardInterrupt:
             err_console.print("[yellow]interrupted[/yellow]: everything committed so far is kept; run again to resume")
             raise typer.Exit(130) from None
+    d = summary.to_dict()
+    if pruned is not None:
+        d["evidence_pruned"] = pruned.evidence_deleted
     if as_json:
-        console.print_json(json.dumps(summary.to_dict()))
+        console.print_json(json.dumps(d))
     else:
-        _print_summary(summary.to_dict())
+        _print_summary(d)
     if summary.files_set_aside and not summary.files_processed - summary.files_set_aside and not summary.events:
         raise typer.Exit(EXIT_ERROR)
     if fail_on is not None and any(
         SEVERITY_ORDER.get(sev, 0) >= SEVERITY_ORDER[fail_on] and n for sev, n in summary.alerts_by_severity.items()
     ):
         raise typer.Exit(EXIT_FINDINGS)
+
+
+def _prune(store: StateStore, s: Settings) -> PruneResult | None:
+    """Keep alert_evidence bounded: the ingest path (cloudtrail/ingest.py) has no hook for it, so the
+    command that ran the ingest prunes. A failure here is reported and leaves the ingest's result intact."""
+    from cloudwarden.detect.alert_store import prune_for_retention
+
+    try:
+        return prune_for_retention(store, s.alerts.evidence_retention_days, delete_resolved=s.alerts.prune_resolved)
+    except (CloudwardenError, SQLAlchemyError) as exc:
+        err_console.print(f"[yellow]warning:[/yellow] evidence prune skipped: {escape(str(exc))}")
+        return None
 
 
 def _print_summary(d: dict[str, object]) -> None:
@@ -129,6 +179,8 @@ def _print_summary(d: dict[str, object]) -> None:
     for sev in sorted(by_sev, key=lambda x: -SEVERITY_ORDER.get(x, 0)):
         table.add_row(f"alerts: {sev}", str(by_sev[sev]))
     table.add_row("alerts stored (grouped)", str(d["alerts_stored"]))
+    if "evidence_pruned" in d:
+        table.add_row("old evidence ids pruned", str(d["evidence_pruned"]))
     table.add_row("seconds", str(d["seconds"]))
     console.print(table)
     problems = d["problems"]

@@ -9,12 +9,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import BigInteger, DateTime, Integer, String, Text, UniqueConstraint, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from cloudwarden.store.state import Base, StateStore
 
@@ -102,12 +102,15 @@ class Checkpoint:
         """Record an object as processed (upsert), with what was set aside, in one transaction."""
         self.mark_many([Mark(key, etag, offset, events, list(problems))])
 
-    def mark_many(self, marks: Sequence[Mark]) -> None:
-        """Record several objects as processed in one transaction (all or none)."""
+    def mark_many(self, marks: Sequence[Mark], *, also: Callable[[Session], None] | None = None) -> None:
+        """Record several objects as processed in one transaction (all or none). `also` writes more rows in
+        that same transaction (the ingest's correlation windows, which must match the checkpoint exactly)."""
         if not marks:
             return
         now = datetime.now(UTC)
         with self.state.session() as session:
+            if also is not None:
+                also(session)
             existing: dict[str, ProcessedObject] = {}
             keys = list({m.key for m in marks})
             for i in range(0, len(keys), 500):

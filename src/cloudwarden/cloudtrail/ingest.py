@@ -35,6 +35,7 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+from sqlalchemy.orm import Session
 
 from cloudwarden.cloudtrail.checkpoint import Checkpoint, Mark
 from cloudwarden.cloudtrail.normalize import VALUE_COLUMNS, RecordError, normalize_values
@@ -47,6 +48,7 @@ from cloudwarden.cloudtrail.sources import (
     WorkItem,
     read_item,
 )
+from cloudwarden.detect.correlation_store import CorrelationStore
 from cloudwarden.errors import AwsError, CloudwardenError, SourceUnavailable
 from cloudwarden.models.alert import Alert
 from cloudwarden.store.lake import API_COLUMNS, API_SCHEMA, API_TABLE, Lake
@@ -445,6 +447,10 @@ class Ingest:
         self.summary = IngestSummary(source.id)
         self.summary.rules = len(self.detect.ruleset.rules)
         self.summary.rules_unsupported = len(self.detect.ruleset.unsupported)
+        # correlation windows survive a restart: restored here, saved with each batch's checkpoint (_flush)
+        self.correlations = CorrelationStore(state)
+        self._saved_changes = self._saving = -1
+        self._restore_correlations()
         self.progress = progress
         self._stop = threading.Event()
         self._batch: list[tuple[WorkItem, ItemResult]] = []
@@ -513,13 +519,60 @@ class Ingest:
             s.filtered += result.filtered
             s.files_processed += 1
             marks.append(Mark(item.key, item.etag, result.end_offset, result.events, result.problems))
-        self.checkpoint.mark_many(marks)
+        saver = self._correlation_saver()
+        self.checkpoint.mark_many(marks, also=saver)
+        if saver is not None and marks:
+            self._saved_changes = self._saving
         s.store_seconds += stored - started
         s.checkpoint_seconds += _time.perf_counter() - stored
         self._batch = []
         self._batch_alerts = []
         if self.progress is not None:
             self.progress(s)
+
+    # -- correlation state (cloudwarden.detect.correlation_store) ------------------------------------------
+    close_lag = timedelta(minutes=15)  # CloudTrail delivers events up to ~15 min late: windows close after that
+
+    def _restore_correlations(self) -> None:
+        detector = self.detect.detector
+        if not detector.ruleset.correlations:
+            return
+        result = self.correlations.restore_into(detector, self.source.id)
+        if result is not None:
+            if result.error:
+                self.summary.add_problem(self.source.id, "correlation state", result.error)
+            for rule_id, why in result.dropped:
+                self.summary.add_problem(self.source.id, "correlation state", f"rule {rule_id}: saved windows dropped: {why}")
+        self._saved_changes = detector.changes
+
+    def _correlation_saver(self) -> Callable[[Session], None] | None:
+        """The windows as they stand after exactly the files being checkpointed: written in that transaction."""
+        detector = self.detect.detector
+        if not detector.ruleset.correlations or detector.changes == self._saved_changes:
+            return None
+        data = detector.snapshot()
+        self._saving = detector.changes
+        source = self.source.id
+
+        def save(session: Session) -> None:
+            CorrelationStore.save_in(session, source, data)
+
+        return save
+
+    def _close_windows(self) -> None:
+        """Evaluate "fewer than" windows that have closed, store what fired, then save the windows."""
+        detector = self.detect.detector
+        if not detector.ruleset.correlations:
+            return
+        alerts = detector.flush(datetime.now(UTC) - self.close_lag)
+        if alerts:
+            for a in alerts:
+                self.summary.alerts_by_severity[a.severity] += 1
+            self.summary.alert_ids.update(self.alerts.add(alerts))
+        if detector.changes != self._saved_changes:  # a crash before this line re-closes the same windows: same ids
+            changes = detector.changes
+            self.correlations.save(self.source.id, detector.snapshot())
+            self._saved_changes = changes
 
     def _detect_matched(self, result: ItemResult) -> list[Alert]:
         """Worker results: their single-event alerts, plus correlations run here on the events that feed one."""
@@ -535,6 +588,7 @@ class Ingest:
             self._run_items(items)
         finally:
             self._flush()  # what finished is committed even when stopping or failing
+        self._close_windows()
 
     def _run_items(self, items: list[WorkItem]) -> None:
         todo = self.pending(items)

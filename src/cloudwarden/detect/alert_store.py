@@ -18,17 +18,28 @@ count as a relative `count + n`), evidence ids and suppression hits, all in one 
 `_add_one_by_one` is the one-alert-at-a-time reference of the same rules; it is the fallback when the bulk
 insert meets another writer's evidence id (unique (key, event_id)), and the tests compare both paths.
 
-Trade-off (kept on purpose): `alert_evidence` grows by one row per alerting event and is never pruned.
-That table is what makes a replayed event a no-op even after its alert was resolved (a replay must not
-open a new alert); pruning it by age would make replays older than the cut count again. It is small
-(a key and an event id per alerting event, a few percent of events) next to the lake; when it matters,
-pruning rows older than the oldest replayable input (checkpoint/lake retention) keeps the guarantee.
+Retention (`prune`): `alert_evidence` grows by one row per alerting event. That table is what makes a
+replayed event a no-op, even after its alert was resolved. `prune(older_than)` deletes the evidence-id
+rows of alerts that are old on both clocks: last_seen (event time) and updated_at (when the store last
+wrote or triaged them) before the horizon; optionally it deletes whole resolved alerts past it too.
+`alerts.evidence_retention_days` (default 90) drives `cloudwarden alerts prune`, the end of
+`trail ingest` and the server's daily job. The honest consequence for idempotency:
+  - within the horizon nothing changes: an event is recorded once, a replay is a no-op;
+  - an event of a pruned alert, re-ingested later, is new again: it adds to its alert's count when that
+    alert is still open and within the grouping window of the event, else it opens a new alert (a resolved
+    or deleted alert is not reopened). So keep the retention longer than the oldest input you may replay
+    (CloudTrail checkpoints remember processed files; a deliberate re-ingest of an old archive counts again).
+Requiring updated_at too means a freshly ingested *historical* archive (events older than the horizon) is
+not pruned right after its own ingest. Deletes go in bounded batches, each its own short transaction, so
+a huge table never holds the write lock for long; a whole alert is never deleted while it holds the
+highest id (SQLite would hand that id out again, and other tables refer to alerts by id).
 """
 
 from __future__ import annotations
 
 import builtins
 import fnmatch
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -45,12 +56,14 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     bindparam,
+    delete,
     func,
     insert,
     or_,
     select,
     update,
 )
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -59,6 +72,8 @@ from cloudwarden.models.alert import SEVERITY_ORDER, Alert
 from cloudwarden.store.state import Base, StateStore
 
 STATUSES = ("new", "acknowledged", "resolved")
+PRUNE_BATCH = 5_000  # evidence rows deleted per transaction
+PRUNE_ALERTS = 500  # alerts examined per step (keyset over ids)
 DEFAULT_WINDOW = timedelta(hours=1)
 DEFAULT_EVIDENCE_LIMIT = 20
 _CHUNK = 4_000  # bound parameters per statement stay well under SQLite's 32,766 and PostgreSQL's 65,535
@@ -240,6 +255,24 @@ class _Row:
     anomaly: dict[str, Any] | None
     new: dict[str, Any] | None = None
     changed: bool = False
+
+
+@dataclass
+class PruneResult:
+    """What `AlertStore.prune` deleted (dry run: would delete)."""
+
+    cutoff: datetime
+    dry_run: bool
+    alerts_examined: int = 0  # alerts past the horizon (evidence rows looked up)
+    evidence_deleted: int = 0  # alert_evidence rows
+    alerts_deleted: int = 0  # whole resolved alerts (with their evidence and comments)
+    batches: int = 0  # delete transactions
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["cutoff"] = self.cutoff.isoformat()
+        return d
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -562,6 +595,69 @@ class AlertStore:
             s.add(AlertEvidenceRow(alert_id=row.id, key=key, event_id=eid))
         return row.id
 
+    # -- retention --------------------------------------------------------------------------------------
+    def prune(self, older_than: datetime, *, delete_resolved: bool = False, dry_run: bool = False,
+              batch_size: int = PRUNE_BATCH, pause_ratio: float = 1.0) -> PruneResult:
+        """Delete the evidence-id rows of alerts whose last_seen and updated_at are both before `older_than`
+        (and, with `delete_resolved`, those alerts themselves when resolved). See the module docstring for
+        what this means for replays. Bounded: at most `batch_size` rows per transaction, then a pause of
+        `pause_ratio` x that transaction's time (at most 50 ms) so other writers get the lock; restartable
+        (a stop midway leaves consistent rows, a re-run finishes)."""
+        started = time.monotonic()
+        cut = _utc(older_than)
+        result = PruneResult(cutoff=_aware(cut) or cut, dry_run=dry_run)
+        batch_size = max(1, batch_size)
+        ev_t = cast(Table, AlertEvidenceRow.__table__)
+        alerts_t = cast(Table, AlertRow.__table__)
+        comments_t = cast(Table, AlertCommentRow.__table__)
+        with self.state.session() as s:
+            top = s.scalar(select(func.max(alerts_t.c.id)))
+        after = 0
+        while True:
+            with self.state.session() as s:
+                rows = s.execute(select(alerts_t.c.id, alerts_t.c.status).where(
+                    alerts_t.c.id > after, alerts_t.c.last_seen < cut, alerts_t.c.updated_at < cut,
+                ).order_by(alerts_t.c.id).limit(PRUNE_ALERTS)).all()
+            if not rows:
+                break
+            after = rows[-1][0]
+            ids = [rid for rid, _st in rows]
+            result.alerts_examined += len(ids)
+            doomed = [rid for rid, st in rows if delete_resolved and st == "resolved" and rid != top]
+            if dry_run:
+                with self.state.session() as s:
+                    result.evidence_deleted += int(s.scalar(
+                        select(func.count()).select_from(ev_t).where(ev_t.c.alert_id.in_(ids))) or 0)
+                result.alerts_deleted += len(doomed)
+                continue
+            while True:  # evidence first, in bounded transactions; the alert rows stay until it is gone
+                t0 = time.monotonic()
+                with self.state.session() as s:
+                    victims = select(ev_t.c.id).where(ev_t.c.alert_id.in_(ids)).limit(batch_size)
+                    n = cast(CursorResult[Any], s.execute(delete(ev_t).where(ev_t.c.id.in_(victims)))).rowcount or 0
+                if n:
+                    result.batches += 1
+                    result.evidence_deleted += n
+                if n < batch_size:
+                    break
+                # leave the lock free about as long as we held it: a waiting writer (SQLite's busy handler
+                # polls with growing sleeps) gets in instead of losing every race to our next batch
+                time.sleep(min(max(time.monotonic() - t0, 0.0) * pause_ratio, 0.05))
+            if doomed:
+                with self.state.session() as s:
+                    # re-checked inside the transaction: triage or a new event since the read keeps the alert
+                    live = [i for i in s.scalars(select(alerts_t.c.id).where(
+                        alerts_t.c.id.in_(doomed), alerts_t.c.status == "resolved",
+                        alerts_t.c.last_seen < cut, alerts_t.c.updated_at < cut))]
+                    if live:
+                        s.execute(delete(comments_t).where(comments_t.c.alert_id.in_(live)))
+                        s.execute(delete(ev_t).where(ev_t.c.alert_id.in_(live)))
+                        gone = cast(CursorResult[Any], s.execute(delete(alerts_t).where(alerts_t.c.id.in_(live))))
+                        result.alerts_deleted += gone.rowcount or 0
+                        result.batches += 1
+        result.seconds = time.monotonic() - started
+        return result
+
     # -- reading ----------------------------------------------------------------------------------------
     def _stored(self, s: Session, row: AlertRow, *, full: bool) -> StoredAlert:
         evidence_ids: list[str] = []
@@ -728,3 +824,12 @@ class AlertStore:
             if row is None:
                 raise StoreError(f"no suppression with id {suppression_id}")
             s.delete(row)
+
+
+def prune_for_retention(state: StateStore, retention_days: int, *, delete_resolved: bool = False,
+                        now: datetime | None = None) -> PruneResult | None:
+    """The scheduled/after-ingest prune: horizon = now - retention_days; None when retention is off (<= 0)."""
+    if retention_days <= 0:
+        return None
+    now_n = _utc(now) if now else _now()
+    return AlertStore(state).prune(now_n - timedelta(days=retention_days), delete_resolved=delete_resolved)

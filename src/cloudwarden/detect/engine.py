@@ -13,9 +13,12 @@ rules listed under its own values plus the few rules that have no such condition
 from __future__ import annotations
 
 import hashlib
+import logging
+import math
+import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
@@ -23,26 +26,40 @@ from typing import Any
 import orjson
 import yaml
 from sigma.collection import SigmaCollection
-from sigma.correlations import SigmaCorrelationCondition, SigmaCorrelationRule
+from sigma.correlations import (
+    CorrelationConditionAND,
+    CorrelationConditionNOT,
+    CorrelationConditionOR,
+    SigmaCorrelationCondition,
+    SigmaCorrelationRule,
+    SigmaExtendedCorrelationCondition,
+    SigmaRuleReference,
+)
 from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.rule import SigmaRule
 
 from cloudwarden.detect.compiler import CompiledDetection, UnsupportedRule, compile_rule
 from cloudwarden.detect.correlation import (
+    NUMERIC_TYPES,
     SUPPORTED_OPS,
     SUPPORTED_TYPES,
     CorrelationSpec,
     CorrelationState,
+    Entry,
+    Expr,
     Firing,
     make_group_getters,
 )
 from cloudwarden.detect.fields import MISSING, Getter, as_text, compile_getter, iter_leaves
+from cloudwarden.detect.placeholders import Placeholders, expand_rules
+from cloudwarden.detect.placeholders import configured as configured_placeholders
 from cloudwarden.errors import RuleError
 from cloudwarden.models.alert import SEVERITY_ORDER, Alert
 
 RULES_ROOT = Path(__file__).resolve().parent.parent / "rules"
 BUILTIN_KINDS = ("cloudtrail", "linux")
 EXAMPLES_KEY = "x-examples"
+RANGE_KEY = "x-cloudwarden-condition-range"  # a correlation condition's comparisons when it has several
 
 
 def builtin_rules_path(kind: str) -> Path:
@@ -387,11 +404,14 @@ def _sidecar_examples(path: Path) -> Any:
     return None
 
 
-def load_rules(paths: Iterable[Path | str], *, include_builtin: bool | str = False) -> RuleSet:
+def load_rules(paths: Iterable[Path | str], *, include_builtin: bool | str = False,
+               placeholders: Placeholders | None = None) -> RuleSet:
     """Parse and compile every Sigma rule under the paths (files or folders, *.yml/*.yaml, recursive).
 
     Rules that cannot be parsed or evaluated land in `RuleSet.unsupported` as (file, rule id, reason);
-    they never stop the others from loading.
+    they never stop the others from loading. `placeholders` (name -> values) fill the `%name%` of
+    `|expand` values; None means the ones configured in cloudwarden.toml (`[detect.placeholders]`,
+    `[detect] placeholders_file`), so every caller that loads rules for ingest honours them.
     """
     all_paths: list[Path | str] = []
     if include_builtin is True:
@@ -414,19 +434,26 @@ def load_rules(paths: Iterable[Path | str], *, include_builtin: bool | str = Fal
             unsupported.append((src, "", str(exc)))
             sidecar = None
         _parse_text(text, src, sidecar, parsed, unsupported)
-    return _compile_all(parsed, unsupported)
+    return _compile_all(_expanded(parsed, placeholders, unsupported), unsupported)
 
 
-def load_rules_text(text: str, *, source: str = "<text>", include_builtin: bool | str = False) -> RuleSet:
+def _expanded(parsed: list[tuple[SigmaRule | SigmaCorrelationRule, str, Any]], placeholders: Placeholders | None,
+              unsupported: list[tuple[str, str, str]]) -> list[tuple[SigmaRule | SigmaCorrelationRule, str, Any]]:
+    values = configured_placeholders() if placeholders is None else placeholders
+    return expand_rules(parsed, values, unsupported)
+
+
+def load_rules_text(text: str, *, source: str = "<text>", include_builtin: bool | str = False,
+                    placeholders: Placeholders | None = None) -> RuleSet:
     """Like load_rules, from YAML text (one or more documents) — handy for tests and API uploads."""
-    base = load_rules([], include_builtin=include_builtin) if include_builtin else None
+    base = load_rules([], include_builtin=include_builtin, placeholders=placeholders) if include_builtin else None
     unsupported: list[tuple[str, str, str]] = []
     parsed: list[tuple[SigmaRule | SigmaCorrelationRule, str, Any]] = []
     if base is not None:
         parsed.extend(base._parsed)
         unsupported.extend(base.unsupported)
     _parse_text(text, source, None, parsed, unsupported)
-    return _compile_all(parsed, unsupported)
+    return _compile_all(_expanded(parsed, placeholders, unsupported), unsupported)
 
 
 def _parse_text(text: str, src: str, sidecar: Any, parsed: list[tuple[SigmaRule | SigmaCorrelationRule, str, Any]],
@@ -441,7 +468,7 @@ def _parse_text(text: str, src: str, sidecar: Any, parsed: list[tuple[SigmaRule 
         if not isinstance(doc, dict):
             unsupported.append((src, "", "a YAML document is not a mapping"))
         else:
-            docs_ok.append(doc)
+            docs_ok.append(_split_range(doc))
     try:
         coll = SigmaCollection.from_dicts(
             docs_ok, collect_errors=True, source=SigmaRuleLocation(Path(src)), resolve_references=False
@@ -520,7 +547,10 @@ def _correlation(rule: SigmaCorrelationRule, src: str, examples: Any, coll: Sigm
         raise UnsupportedRule(f"correlation references a rule that is not loaded: {exc}") from exc
     refs: list[int] = []
     ref_names: dict[int, set[str]] = {}
-    for ref in rule.rules or []:
+    by_name: dict[str, int] = {}
+    targets: list[SigmaRule] = []
+    # an extended condition without a `rules:` list names its rules in the condition itself
+    for ref in getattr(rule, "referenced_rules", None) or rule.rules or []:
         target = ref.rule
         if isinstance(target, SigmaCorrelationRule):
             raise UnsupportedRule("correlations of correlations are not supported")
@@ -528,30 +558,43 @@ def _correlation(rule: SigmaCorrelationRule, src: str, examples: Any, coll: Sigm
         if c is None:
             raise UnsupportedRule(f"referenced rule {ref.reference} is itself unsupported")
         refs.append(c.pos)
+        targets.append(target)
+        by_name[ref.reference] = c.pos
         ref_names.setdefault(c.pos, set()).update({ref.reference, c.info.id, c.info.name})
     if not refs:
         raise UnsupportedRule("correlation references no rule")
     cond = rule.condition
-    if not isinstance(cond, SigmaCorrelationCondition):
-        raise UnsupportedRule("extended (boolean) correlation conditions are not supported")
-    op = str(cond.op.name).lower()
-    if op not in SUPPORTED_OPS:
-        raise UnsupportedRule(f"condition operator {op} needs the window to close; only gt, gte, eq are supported")
     aliases = {a.alias: {r.reference: f for r, f in a.mapping.items()} for a in rule.aliases}
     group_by = list(rule.group_by or [])
-    count = float(cond.count)
-    if ctype in ("temporal", "temporal_ordered") and rule.condition is None:  # pragma: no cover
-        count = float(len(refs))
-    value_getters: dict[int, Getter] = {}
+    expr: Expr | None = None
+    expr_text = ""
+    conds: list[tuple[str, float]] = []
     value_field = ""
-    if ctype == "value_count":
+    pct = 50.0
+    if isinstance(cond, SigmaExtendedCorrelationCondition):
+        if ctype != "temporal":
+            raise UnsupportedRule(f"extended (boolean) conditions are supported for temporal correlations, not {ctype}")
+        expr = _expr(cond.parsed, by_name)
+        expr_text = cond.expression
+    elif isinstance(cond, SigmaCorrelationCondition):
+        conds = _conditions(rule, cond)
         fref = cond.fieldref
-        if not fref or (isinstance(fref, list) and len(fref) != 1):
-            raise UnsupportedRule("value_count needs exactly one condition field")
-        value_field = fref[0] if isinstance(fref, list) else fref
+        if ctype == "value_count" or ctype in NUMERIC_TYPES:
+            if not fref or (isinstance(fref, list) and len(fref) != 1):
+                raise UnsupportedRule(f"{ctype} needs exactly one condition field")
+            value_field = fref[0] if isinstance(fref, list) else fref
+        if ctype == "value_percentile":
+            if cond.percentile is None or not 0 <= cond.percentile <= 100:
+                raise UnsupportedRule("value_percentile needs a condition percentile between 0 and 100")
+            pct = float(cond.percentile)
+    else:  # pragma: no cover - pySigma always sets one
+        raise UnsupportedRule("correlation without a condition")
+    value_getters: dict[int, Getter] = {}
+    if value_field:
         for g in make_group_getters([value_field], refs, ref_names, aliases).items():
             value_getters[g[0]] = g[1][0]
     info = _info(rule, src, examples, "correlation")
+    first = conds[0] if conds else ("gte", float(len(set(refs))))
     spec = CorrelationSpec(
         rule_index=index,
         type=ctype,
@@ -559,13 +602,81 @@ def _correlation(rule: SigmaCorrelationRule, src: str, examples: Any, coll: Sigm
         group_by=group_by,
         group_getters=make_group_getters(group_by, refs, ref_names, aliases),
         timespan=float(rule.timespan.seconds),
-        op=op,
-        count=count,
+        op=first[0],
+        count=first[1],
         value_getters=value_getters,
         value_field=value_field,
         generate=bool(rule.generate),
+        conds=conds,
+        percentile=pct,
+        expr=expr,
+        expr_text=expr_text,
+        rule_id=info.id,
+        fingerprint=_fingerprint(rule, targets),
     )
     return info, spec
+
+
+def _conditions(rule: SigmaCorrelationRule, cond: SigmaCorrelationCondition) -> list[tuple[str, float]]:
+    """The condition's comparisons: pySigma's one, or the range `_split_range` set aside before parsing."""
+    ranged = rule.custom_attributes.get(RANGE_KEY)
+    items = list(ranged.items()) if isinstance(ranged, dict) else [(str(cond.op.name).lower(), cond.count)]
+    out: list[tuple[str, float]] = []
+    for op, n in items:
+        if op not in SUPPORTED_OPS:
+            raise UnsupportedRule(f"condition operator {op} is not one of {', '.join(SUPPORTED_OPS)}")
+        if isinstance(n, bool) or not isinstance(n, (int, float)) or not math.isfinite(n):
+            raise UnsupportedRule(f"condition {op}: {n!r} is not a number")
+        out.append((str(op), float(n)))
+    return out
+
+
+def _expr(node: Any, by_name: dict[str, int]) -> Expr:
+    """pySigma's parsed extended condition -> our tuple tree over referenced rule positions."""
+    if isinstance(node, SigmaRuleReference):
+        if node.reference not in by_name:
+            raise UnsupportedRule(f"extended condition names {node.reference!r}, which is not among the rules")
+        return ("ref", by_name[node.reference])
+    if isinstance(node, CorrelationConditionNOT):
+        return ("not", _expr(node.args[0], by_name))
+    if isinstance(node, (CorrelationConditionAND, CorrelationConditionOR)):
+        kind = "and" if isinstance(node, CorrelationConditionAND) else "or"
+        return (kind, tuple(_expr(a, by_name) for a in node.args))
+    raise UnsupportedRule(f"extended condition element {type(node).__name__} is not supported")
+
+
+def _fingerprint(rule: SigmaCorrelationRule, targets: list[SigmaRule]) -> str:
+    """What the saved state of a correlation depends on: its correlation block and the referenced rules'
+    logsource + detection (titles, descriptions and examples may change freely)."""
+    parts: list[Any] = []
+    try:
+        parts.append(rule.to_dict().get("correlation"))
+    except (SigmaError, ValueError, TypeError, AttributeError):
+        parts.append(repr(rule.custom_attributes.get("correlation")))
+    parts.append(rule.custom_attributes.get(RANGE_KEY))
+    for target in targets:
+        try:
+            d = target.to_dict()
+            parts.append([d.get("logsource"), d.get("detection")])
+        except (SigmaError, ValueError, TypeError, AttributeError):
+            parts.append(repr(target.detection))
+    blob = orjson.dumps(parts, option=orjson.OPT_SORT_KEYS, default=str)
+    return hashlib.sha256(blob).hexdigest()[:24]
+
+
+def _split_range(doc: dict[str, Any]) -> dict[str, Any]:
+    """pySigma accepts one comparison per correlation condition; Sigma allows a range (`gte: 5, lte: 10`).
+    Keep the first comparison for pySigma and set the full set aside under RANGE_KEY (read by _conditions)."""
+    corr = doc.get("correlation")
+    if not isinstance(corr, dict) or not isinstance(corr.get("condition"), dict):
+        return doc
+    cond: dict[Any, Any] = corr["condition"]
+    ops = {k: v for k, v in cond.items() if isinstance(k, str) and k.lower() in SUPPORTED_OPS}
+    if len(ops) < 2:
+        return doc
+    first = next(iter(ops))
+    rest = {k: v for k, v in cond.items() if k not in ops or k == first}
+    return {**doc, "correlation": {**corr, "condition": rest}, RANGE_KEY: {k.lower(): v for k, v in ops.items()}}
 
 
 # --- the stateful detector ---------------------------------------------------------------------------------
@@ -622,8 +733,31 @@ def _account(event: Mapping[str, Any]) -> str:
     return acct
 
 
+SNAPSHOT_MAGIC = b"CWCS"  # cloudwarden correlation state
+SNAPSHOT_VERSION = 1
+SNAPSHOT_MAX_BYTES = 256 << 20  # decompressed: a hostile or broken blob never inflates past this
+SNAPSHOT_EVENT_BYTES = 64 << 10  # an evidence event larger than this is saved without its body
+SNAPSHOT_EVIDENCE_BYTES = 16 << 20  # all evidence bodies of one snapshot; beyond, entries keep ids only
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RestoreResult:
+    """What `Detector.restore` brought back."""
+
+    restored: list[str] = field(default_factory=list)  # correlation rule ids whose windows came back
+    dropped: list[tuple[str, str]] = field(default_factory=list)  # (rule id, why its saved state was dropped)
+    groups: int = 0
+    error: str = ""  # the snapshot could not be read: every window starts empty
+
+
 class Detector:
-    """Stateful: single-event rules plus correlation windows. Feed events in (roughly) time order."""
+    """Stateful: single-event rules plus correlation windows. Feed events in (roughly) time order.
+
+    Windows of "fewer than" conditions close on event time: when an event later than their end arrives,
+    or at `flush(until)`. `snapshot()` / `restore()` carry the windows across a restart.
+    """
 
     def __init__(self, ruleset: RuleSet, *, entity_fn: EntityFn | None = None, event_id_fn: EventIdFn | None = None,
                  source: str | None = None, max_groups: int = 10_000, max_events_per_group: int = 1_000,
@@ -637,10 +771,28 @@ class Detector:
         self.event_id_fn = event_id_fn or default_event_id
         self.source = source
         self.evidence_limit = evidence_limit
-        self._states = [
-            CorrelationState(spec, max_groups=max_groups, max_events=max_events_per_group)
-            for _info, spec in ruleset.correlations
-        ]
+        self._max_groups = max_groups
+        self._max_events = max_events_per_group
+        self._states = [self._fresh(spec) for _info, spec in ruleset.correlations]
+        self._closing = [st for st in self._states if st.closing]
+        self._next_close = math.inf
+        self._tz: tzinfo = UTC
+        self.changes = 0  # bumped whenever correlation state may have changed (callers save only then)
+        self.restore_errors = 0
+        self.evidence_dropped = 0  # evidence bodies left out of snapshots (size bounds)
+
+    def _fresh(self, spec: CorrelationSpec) -> CorrelationState:
+        return CorrelationState(spec, max_groups=self._max_groups, max_events=self._max_events)
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return {
+            "groups": sum(len(st.groups) for st in self._states),
+            "non_numeric_values": sum(st.non_numeric for st in self._states),
+            "groups_evicted": sum(st.evicted for st in self._states),
+            "restore_errors": self.restore_errors,
+            "evidence_dropped": self.evidence_dropped,
+        }
 
     def _source_for(self, info: RuleInfo) -> str:
         if self.source:
@@ -672,20 +824,134 @@ class Detector:
         )
 
     def process(self, event: Mapping[str, Any], time: datetime) -> list[Alert]:
+        swept: list[Alert] | None = None
+        if self._closing:  # event time moves on: close the windows that ended before this event
+            t = time.timestamp()
+            if t > self._next_close:
+                self._tz = time.tzinfo or self._tz
+                swept = self._sweep(t)
         matched = self.ruleset.matching_rules(event)
         if not matched:
-            return []
+            return swept or []
         event_id = self.event_id_fn(event)
-        alerts: list[Alert] = []
+        alerts: list[Alert] = swept or []
+        t = -1.0
         for c in matched:
             if not c.silent:
                 why = self.ruleset.explain(Match(c.info, event)) if self.explain else ""
                 alerts.append(self._base_alert(c.info, event, time, why, event_id))
             for idx in c.correlations:
-                firing = self._states[idx].add(c.pos, event, time, event_id)
-                if firing is not None:
+                if t < 0:
+                    t = time.timestamp()
+                    self.changes += 1
+                state = self._states[idx]
+                for firing in state.add(c.pos, event, t, event_id):
                     alerts.append(self._correlation_alert(firing, event, time))
+                if state.closing:
+                    self._refresh_next_close()
         return alerts
+
+    def flush(self, until: datetime) -> list[Alert]:
+        """Close every "fewer than" window that ended before `until` (event time) and return what fired.
+
+        The ingest calls it at the end of a run with the wall clock less CloudTrail's delivery delay; tests
+        and rule examples pass the end of their events. Windows still open stay (and are saved)."""
+        if not self._closing:
+            return []
+        self._tz = until.tzinfo or self._tz
+        return self._sweep(until.timestamp())
+
+    def _sweep(self, until: float) -> list[Alert]:
+        out: list[Alert] = []
+        for state in self._closing:
+            if (state.next_close() or math.inf) < until:
+                self.changes += 1
+                for firing in state.sweep(until):
+                    out.append(self._closed_alert(firing))
+        self._refresh_next_close()
+        return out
+
+    def _refresh_next_close(self) -> None:
+        ends = [e for e in (st.next_close() for st in self._closing) if e is not None]
+        self._next_close = min(ends) if ends else math.inf
+
+    def _closed_alert(self, firing: Firing) -> Alert:
+        last = max(firing.entries, key=lambda e: e.time)
+        bodies = [e.event for e in firing.entries if e.event is not None]
+        event = bodies[-1] if bodies else {}
+        when = datetime.fromtimestamp(last.time, tz=self._tz)
+        return self._correlation_alert(firing, event, when)
+
+    # -- state across restarts -----------------------------------------------------------------------------
+    def snapshot(self) -> bytes:
+        """The correlation windows as compact bytes (versioned, zlib'd JSON); `restore` reads them back.
+
+        Each rule's state carries the rule's fingerprint, so a changed rule set drops only what changed.
+        Bounded: groups and entries are already bounded; evidence bodies are capped per event and in total
+        (beyond, an entry keeps its time, value and event id — it still counts — without its body)."""
+        budget = SNAPSHOT_EVIDENCE_BYTES
+
+        def body(entry: Entry) -> Any:
+            nonlocal budget
+            raw = entry.raw
+            if raw is None:
+                try:
+                    raw = entry.raw = orjson.dumps(entry.event, default=str, option=orjson.OPT_NON_STR_KEYS)
+                except TypeError:
+                    raw = entry.raw = b""
+            if not raw or len(raw) > SNAPSHOT_EVENT_BYTES or len(raw) > budget:
+                self.evidence_dropped += 1
+                return None
+            budget -= len(raw)
+            return orjson.Fragment(raw)
+
+        states = {}
+        for state in self._states:
+            if state.groups or state.non_numeric or state.evicted:
+                states[state.spec.rule_id] = {"fp": state.spec.fingerprint, **state.dump(body)}
+        payload = orjson.dumps({"v": SNAPSHOT_VERSION, "states": states})
+        return SNAPSHOT_MAGIC + bytes([SNAPSHOT_VERSION]) + zlib.compress(payload, 1)
+
+    def restore(self, data: bytes) -> RestoreResult:
+        """Replace the correlation windows with a snapshot's. Never raises on bad data: an unreadable
+        snapshot is logged and counted (`restore_errors`) and every window starts empty; the state of a rule
+        that is no longer loaded, or whose definition changed, is dropped with a log line."""
+        result = RestoreResult()
+        staged: dict[int, CorrelationState] = {}
+        try:
+            payload = _read_snapshot(data)
+            saved = payload.get("states")
+            if not isinstance(saved, dict):
+                raise ValueError("no 'states' object")
+            index = {st.spec.rule_id: i for i, st in enumerate(self._states)}
+            for rule_id, item in saved.items():
+                i = index.get(rule_id)
+                if i is None:
+                    result.dropped.append((rule_id, "the rule is no longer loaded"))
+                    continue
+                if not isinstance(item, dict) or item.get("fp") != self._states[i].spec.fingerprint:
+                    result.dropped.append((rule_id, "the rule (or a rule it references) changed since the snapshot"))
+                    continue
+                fresh = self._fresh(self._states[i].spec)
+                fresh.load(item)
+                staged[i] = fresh
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, zlib.error) as exc:
+            self.restore_errors += 1
+            result.error = f"correlation state snapshot unreadable, starting with empty windows: {type(exc).__name__}: {exc}"
+            log.warning("%s", result.error)
+            staged = {}
+            result.dropped = []
+        for i, st in enumerate(self._states):
+            self._states[i] = staged.get(i) or self._fresh(st.spec)
+        self._closing = [st for st in self._states if st.closing]
+        self._refresh_next_close()
+        self.changes += 1
+        for i in staged:
+            result.restored.append(self._states[i].spec.rule_id)
+            result.groups += len(self._states[i].groups)
+        for rule_id, why in result.dropped:
+            log.warning("correlation state of rule %s dropped: %s", rule_id, why)
+        return result
 
     def _correlation_alert(self, firing: Firing, event: Mapping[str, Any], when: datetime) -> Alert:
         info, spec = self.ruleset.correlations[firing.spec.rule_index]
@@ -695,23 +961,34 @@ class Detector:
         group = ", ".join(f"{f}={v!r}" for f, v in zip(spec.group_by, firing.group, strict=False) if v)
         by = f" for {group}" if group else ""
         observed = f"{firing.observed:g}"
+        matching = " / ".join(ref_titles)
         if spec.type == "event_count":
-            what = f"{observed} events matching {' / '.join(ref_titles)}{by} within {window} (threshold {spec.condition_text()})"
+            what = f"{observed} events matching {matching}{by} within {window} (threshold {spec.condition_text()})"
         elif spec.type == "value_count":
-            what = (f"{observed} distinct values of {spec.value_field} in events matching {' / '.join(ref_titles)}"
+            what = (f"{observed} distinct values of {spec.value_field} in events matching {matching}"
                     f"{by} within {window} (threshold {spec.condition_text()})")
+        elif spec.type in NUMERIC_TYPES:
+            stat = {"value_sum": "sum", "value_avg": "average", "value_median": "median"}.get(
+                spec.type, f"{spec.percentile:g}th percentile")
+            n = sum(1 for e in firing.entries if e.num is not None)
+            what = (f"{stat} of {spec.value_field} = {observed} over {n} events matching {matching}{by} within {window}"
+                    f" (threshold {spec.condition_text()})")
+        elif spec.type == "temporal" and spec.expr is not None:
+            what = f"condition {spec.condition_text()} over the rules {', '.join(ref_titles)} held{by} within {window}"
         elif spec.type == "temporal":
             what = f"{observed} of the rules {', '.join(ref_titles)} matched{by} within {window}"
         else:
             what = f"the rules {' then '.join(ref_titles)} matched in order{by} within {window}"
+        if firing.closed:
+            what += " (evaluated when the window closed)"
         alert = self._base_alert(info, event, when, f"Correlation '{info.title}' fired: {what}.", "")
         alert.source = self._source_for(compiled[spec.refs[0]].info)  # a correlation has no logsource of its own
         first = min(e.time for e in firing.entries)
         alert.first_seen = datetime.fromtimestamp(first, tz=when.tzinfo) if when.tzinfo else datetime.fromtimestamp(first)
         kept = [dict(e.event) for e in firing.entries if e.event is not None][: self.evidence_limit]
-        alert.evidence = kept or [dict(event)]
+        alert.evidence = kept or ([dict(event)] if event else [])
         alert.evidence_ids = list(dict.fromkeys(e.event_id for e in firing.entries))
-        alert.count = len(firing.entries)
+        alert.count = firing.total or len(firing.entries)
         if spec.group_by:
             # later bursts of the same group join this alert, whichever principal the last event had
             alert.group_key = f"{info.id}|{'|'.join(firing.group)}|{alert.account}"
@@ -719,6 +996,25 @@ class Detector:
         if len(entities) > 1:
             alert.members = [x for x in entities if x][:20]
         return alert
+
+
+def _read_snapshot(data: bytes) -> dict[str, Any]:
+    head = len(SNAPSHOT_MAGIC)
+    if not isinstance(data, (bytes, bytearray, memoryview)) or bytes(data[:head]) != SNAPSHOT_MAGIC or len(data) <= head:
+        raise ValueError("not a cloudwarden correlation snapshot (bad header)")
+    version = data[head]
+    if version != SNAPSHOT_VERSION:
+        raise ValueError(f"snapshot format version {version} is not supported (this build reads {SNAPSHOT_VERSION})")
+    inflate = zlib.decompressobj()
+    raw = inflate.decompress(bytes(data[head + 1:]), SNAPSHOT_MAX_BYTES)
+    if inflate.unconsumed_tail:
+        raise ValueError(f"snapshot inflates past {SNAPSHOT_MAX_BYTES} bytes")
+    if not inflate.eof:
+        raise ValueError("snapshot is truncated")
+    payload = orjson.loads(raw)  # orjson.JSONDecodeError is a ValueError
+    if not isinstance(payload, dict) or payload.get("v") != SNAPSHOT_VERSION:
+        raise ValueError("snapshot payload has no matching version")
+    return payload
 
 
 def _span_text(seconds: float) -> str:

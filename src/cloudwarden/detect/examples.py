@@ -4,7 +4,8 @@ the rule, or a sidecar `<rule>.examples.json`).
 A single-event rule's example is one event: positives must match the rule, negatives must not. A
 correlation rule's example is a list of events replayed in order through a fresh Detector (event time from
 `eventTime`, `time` or `@timestamp`, else one second apart; `{sequence: N, event: {...}}` stands for N copies):
-positives must make the correlation fire, negatives must not.
+positives must make the correlation fire, negatives must not. After the last event every window is
+closed (`Detector.flush`), so "fewer than" correlations are decided too.
 """
 
 from __future__ import annotations
@@ -86,13 +87,19 @@ def _correlation(ruleset: RuleSet, info: RuleInfo, example: Any) -> tuple[bool, 
     # every replayed event is a distinct occurrence, even when copies are identical
     detector = Detector(ruleset, event_id_fn=lambda _e: f"example-{next(counter)}")
     fired = False
+    last: datetime | None = None
     for i, ev in enumerate(events):
         when = event_time(ev)
         if when.year == 1970:  # no time in the example: one event per second
             when = when.replace(second=0) + timedelta(seconds=i)
+        last = when if last is None else max(last, when)
         for alert in detector.process(ev, when):
             if alert.rule_id == info.id:
                 fired = True
+    if last is not None:
+        # the example's events are all there is: close every window ("fewer than" rules decide now)
+        end = last + timedelta(days=3650)
+        fired = any(alert.rule_id == info.id for alert in detector.flush(end)) or fired
     return fired, ""
 
 

@@ -22,12 +22,13 @@ import threading
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 import orjson
 from fastapi import APIRouter, HTTPException, Request
+from sqlalchemy.exc import SQLAlchemyError
 
 from cloudwarden.config import Settings
 from cloudwarden.errors import AuthError, CloudwardenError
@@ -38,6 +39,8 @@ from cloudwarden.server.agent_store import AgentInfo, AgentStore
 from cloudwarden.store.state import StateStore, open_store
 
 log = logging.getLogger(__name__)
+HOST_WINDOWS_KEY = "host"  # the correlation_state row of the host pipeline's Detector
+HOST_CLOSE_LAG = timedelta(minutes=5)  # agents ship within seconds; spooled (offline) events may come later
 KINDS = {"process", "privilege", "auth", "network", "transfer", "file"}
 MAX_STR = 65536
 MAX_LIST = 4096
@@ -136,6 +139,8 @@ class HostIngest:
                 log.warning("host detection unavailable: %s", self.detector_error)
         self._alert_sink = alert_sink
         self.auth_ctx = AuthContext()
+        self._windows_saved = -1
+        self._restore_windows()
         self.stats = {"batches": 0, "events": 0, "duplicates": 0, "alerts": 0, "rejected": 0}
 
     def _sink(self, alerts: list[Alert]) -> None:
@@ -147,6 +152,49 @@ class HostIngest:
         from cloudwarden.detect.alert_store import AlertStore
 
         AlertStore(self.state).add(alerts)
+
+    # -- correlation windows across a server restart (cloudwarden.detect.correlation_store) ----------------
+    def _persisted(self) -> bool:
+        corrs = getattr(getattr(self.detector, "ruleset", None), "correlations", None)
+        return bool(corrs) and hasattr(self.detector, "snapshot")
+
+    def _restore_windows(self) -> None:
+        if not self._persisted():
+            return
+        from cloudwarden.detect.correlation_store import CorrelationStore
+
+        det: Any = self.detector
+        try:
+            CorrelationStore(self.state).restore_into(det, HOST_WINDOWS_KEY)  # bad data: logged, starts empty
+        except SQLAlchemyError as exc:
+            log.warning("host correlation windows not restored: %s", exc)
+        self._windows_saved = det.changes
+
+    def save_windows(self) -> None:
+        """Save the correlation windows if they changed. Called before a batch's spool mark is advanced:
+        a crash in between makes the agent resend the batch, whose events count once (event ids)."""
+        det: Any = self.detector
+        if not self._persisted() or det.changes == self._windows_saved:
+            return
+        from cloudwarden.detect.correlation_store import CorrelationStore
+
+        changes = det.changes
+        try:
+            CorrelationStore(self.state).save(HOST_WINDOWS_KEY, det.snapshot())
+        except SQLAlchemyError as exc:  # the events are stored; only their windows would miss a restart
+            log.warning("host correlation windows not saved: %s", exc)
+            return
+        self._windows_saved = changes
+
+    def close_windows(self) -> list[Alert]:
+        """"Fewer than" windows that ended before now less the agents' usual delivery delay."""
+        if not self._persisted():
+            return []
+        det: Any = self.detector
+        alerts: list[Alert] = det.flush(datetime.now(UTC) - HOST_CLOSE_LAG)
+        for alert in alerts:
+            alert.source = "host"
+        return alerts
 
     def detect(self, events: list[HostEvent]) -> list[Alert]:
         if self.detector is None:
@@ -176,8 +224,9 @@ class HostIngest:
             written = 0
             if new and self.lake is not None:
                 written = int(self.lake.write_host_events(new))
-            alerts = self.detect(new)
+            alerts = self.detect(new) + self.close_windows()
             self._sink(alerts)
+            self.save_windows()
             health = dict(batch.health) if isinstance(batch.health, dict) else {}
             self.agents.record_ingest(agent.id, batch.spool_id, batch.seqs[-1] if batch.seqs else high, len(new),
                                       health, dict(batch.host) if isinstance(batch.host, dict) else {})

@@ -1,7 +1,7 @@
 """The scheduler: a tick thread that queues periodic work, and worker threads that run queued jobs.
 
-Periodic tasks (per account: compliance scan, CloudTrail poll; global: baselines, reports) are queued
-into the durable job table, so work survives a restart. Shutdown sets a flag; workers finish the job in
+Periodic tasks (per account: compliance scan, CloudTrail poll; global: baselines, reports, alert evidence
+prune) are queued into the durable job table, so work survives a restart. Shutdown sets a flag; workers finish the job in
 hand and stop; anything not started stays queued for the next start.
 """
 
@@ -133,8 +133,17 @@ def run_reports(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
     return {"written": sorted(str(p) for p in written.values())}
 
 
+def run_alert_prune(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
+    """Bound alert_evidence: drop the evidence ids of alerts idle past alerts.evidence_retention_days."""
+    prune = load("cloudwarden.detect.alert_store", "prune_for_retention")
+    a = ctx.settings.alerts
+    result = prune(ctx.state, a.evidence_retention_days, delete_resolved=a.prune_resolved)
+    return {"skipped": "evidence retention is off"} if result is None else result.to_dict()
+
+
 HANDLERS: dict[str, Handler] = {
     "scan": run_scan, "live_recheck": run_live, "trail_poll": run_trail_poll, "baselines": run_baselines, "reports": run_reports,
+    "alert_prune": run_alert_prune,
 }
 
 
@@ -158,6 +167,9 @@ class Scheduler:
                 out.append((f"trail:{a.name}", "trail_poll", {"account": a.name}, s.trail_poll_interval_s))
         out.append(("baselines", "baselines", {}, s.baseline_interval_s))
         out.append(("reports", "reports", {}, s.report_interval_s))
+        retention = self.ctx.settings.alerts
+        if retention.evidence_retention_days > 0 and retention.prune_interval_s > 0:
+            out.append(("alert_prune", "alert_prune", {}, retention.prune_interval_s))
         return out
 
     def start(self) -> Scheduler:

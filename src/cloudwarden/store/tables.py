@@ -11,6 +11,7 @@ import importlib
 TABLE_MODULES = [
     "cloudwarden.compliance.store",
     "cloudwarden.detect.alert_store",
+    "cloudwarden.detect.correlation_store",
     "cloudwarden.cloudtrail.checkpoint",
     "cloudwarden.server.auth_store",
     "cloudwarden.server.jobs",
