@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """CloudTrail end-to-end throughput, with a same-run baseline. Prints figures; asserts nothing.
 
-    .venv/bin/python bench/bench_cloudtrail.py [--events 1000000] [--workers 2] [--repeat 1] [--keep DIR]
+    .venv/bin/python bench/bench_cloudtrail.py [--events 1000000] [--workers 2] [--repeat 1] [--keep DIR] [--sigma DIR]
 
 1. Builds the corpus with ../shared/bench/make_cloudtrail_corpus.py (gzip files in the AWSLogs layout).
    That script resamples ../shared/data/cloudtrail; when that data is absent here, the benchmark runs the
    same script beside a record pool of our own (tests/cloudtrail/factory.py) and says so.
 2. Baseline: bare gunzip + orjson.loads of every file (one core).
 3. End to end on 1 core and on N workers: read gz, parse, normalise, run every built-in CloudTrail rule
-   plus any SigmaHQ CloudTrail rules under ../shared/data/sigma, write the Parquet lake, store alerts,
+   plus any SigmaHQ CloudTrail rules under ../shared/data/sigma (and --sigma DIR), write the Parquet lake, store alerts,
    checkpoint each file. Each run starts from an empty lake and state DB.
 Targets (issue #3): >= 60,000 events/s on one core, >= half the bare parse rate, near-linear on 2 cores.
 """
@@ -42,12 +42,20 @@ from cloudwarden.store.lake import Lake  # noqa: E402
 from cloudwarden.store.state import open_store  # noqa: E402
 
 
-def sigma_cloudtrail_rules() -> list[Path]:
-    base = SHARED / "data" / "sigma"
-    if not base.is_dir():
-        return []
-    found = sorted({p for p in base.rglob("*") if p.is_dir() and p.name.lower() == "cloudtrail"})
-    return found
+def _cloudtrail_dirs(base: Path) -> set[Path]:
+    return {p for p in base.rglob("*") if p.is_dir() and p.name.lower() == "cloudtrail"}
+
+
+def sigma_cloudtrail_rules(extra: list[Path] | None = None) -> list[Path]:
+    """The cloudtrail folders of SigmaHQ rules under ../shared/data/sigma and under each `extra` folder
+    (--sigma: e.g. a SigmaHQ checkout elsewhere); an extra folder without such a subfolder is used as it is."""
+    shared = SHARED / "data" / "sigma"
+    found = _cloudtrail_dirs(shared) if shared.is_dir() else set()
+    for base in extra or []:
+        if not base.is_dir():
+            sys.exit(f"--sigma {base}: not a folder")
+        found |= _cloudtrail_dirs(base) or {base}
+    return sorted(found)
 
 
 def build_corpus(out: Path, events: int, benign_weight: int | None = None) -> dict[str, object]:
@@ -170,6 +178,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=1, help="runs of each measurement (median printed)")
     ap.add_argument("--keep", type=Path, help="build/reuse the corpora in this folder")
+    ap.add_argument("--sigma", type=Path, action="append", default=[], metavar="DIR",
+                    help="more SigmaHQ rules: the cloudtrail folders under DIR, or DIR itself (repeatable)")
     ap.add_argument("--quiet-weight", type=int, default=100,
                     help="second scenario: benign records per attack record (0 to skip it)")
     args = ap.parse_args()
@@ -177,7 +187,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="cw-bench-ct-"))
     keep = args.keep or tmp
     try:
-        rule_paths = sigma_cloudtrail_rules()
+        rule_paths = sigma_cloudtrail_rules(args.sigma)
         detect = DetectionStage(rule_paths, builtin=True)
         print(
             f"rules: {len(detect.ruleset.rules)} loaded ({len(rule_paths)} SigmaHQ folders), "

@@ -116,20 +116,19 @@ def test_burst_across_a_sigkill_fires_exactly_once(tmp_path: Path) -> None:
     assert _burst_alerts(control) == []
 
 
-def test_windows_carry_over_between_runs_in_process(tmp_path: Path) -> None:
-    """The same without a kill: run 1 sees file a, run 2 (a fresh Ingest and Detector) sees file b."""
+@pytest.mark.parametrize("workers", [1, 2])
+def test_windows_carry_over_between_runs_in_process(tmp_path: Path, workers: int) -> None:
+    """The same without a kill: run 1 sees file a, run 2 (a fresh Ingest and Detector) sees files b and c;
+    with 2 workers the parent's restored Detector runs the correlation on what the workers send it."""
     logs = tmp_path / "logs"
-    _write_burst(logs)
-    second = logs / DAY / "111111111111_CloudTrail_us-east-1_20260302T1005Z_b.json.gz"
-    held = tmp_path / "b.json.gz"
-    second.rename(held)
+    f.write_records(logs / DAY / "111111111111_CloudTrail_us-east-1_20260302T1000Z_a.json.gz", _reads(0, 12, 0))
     state = open_store(f"sqlite:///{tmp_path / 'state.db'}")
     lake = Lake(tmp_path / "lake")
-    Ingest(LocalSource(logs), lake, state, IngestOptions()).run()
+    Ingest(LocalSource(logs), lake, state, IngestOptions(workers=workers)).run()
     assert CorrelationStore(state).load(LocalSource(logs).id) is not None
-    held.rename(second)
-    runner = Ingest(LocalSource(logs), lake, state, IngestOptions())
-    runner.run()
+    f.write_records(logs / DAY / "111111111111_CloudTrail_us-east-1_20260302T1005Z_b.json.gz", _reads(12, 6, 4))
+    f.write_records(logs / DAY / "111111111111_CloudTrail_us-east-1_20260302T1010Z_c.json.gz", _reads(18, 6, 5))
+    Ingest(LocalSource(logs), lake, state, IngestOptions(workers=workers)).run()
     alerts = [a for a in AlertStore(state).list(limit=100) if a.rule_id == BURST]
     assert len(alerts) == 1 and alerts[0].count == 20
 

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import orjson
@@ -59,10 +60,26 @@ def test_replay_links_parents_offline_and_reads_laurel(tmp_path: Path) -> None:
     assert res.format == "laurel" and [e.argv for e in res.events] == [["id"]]
 
 
-def test_otrf_linux_auditd_samples_replay() -> None:
-    root = shared_data("hids", "otrf-linux-auditd")
-    files = [p for p in root.rglob("*") if p.is_file() and p.suffix in (".log", ".json", ".gz", ".txt", "")]
-    assert files, f"no audit samples under {root}"
+def _otrf_audit_files(hids: Path, unpack: Path) -> list[Path]:
+    """Audit samples under hids/ in any folder named for OTRF/auditd (the folder name is not fixed); OTRF ships
+    its datasets as zips, which are unpacked under `unpack` (never next to the data)."""
+    roots = sorted(p for p in hids.iterdir() if p.is_dir() and any(w in p.name.lower() for w in ("otrf", "auditd", "mordor")))
+    files: list[Path] = []
+    for root in roots:
+        for f in sorted(root.rglob("*")):
+            if f.is_file() and f.suffix == ".zip":
+                with zipfile.ZipFile(f) as z:
+                    z.extractall(unpack / f.stem)
+                files += sorted(p for p in (unpack / f.stem).rglob("*") if p.is_file())
+            elif f.is_file() and f.suffix in (".log", ".json", ".gz", ".txt", ""):
+                files.append(f)
+    return files
+
+
+def test_otrf_linux_auditd_samples_replay(tmp_path: Path) -> None:
+    hids = shared_data("hids")
+    files = _otrf_audit_files(hids, tmp_path)
+    assert files, f"no OTRF audit samples in a folder named otrf/auditd under {hids}"
     total_events = total_audit = 0
     for f in files:
         res = replay_file(f)

@@ -337,7 +337,7 @@ class CorrelationState:
 
     def _close(self, key: tuple[str, ...], group: Group) -> list[Firing]:
         del self.groups[key]
-        observed = self._observe(group)
+        observed = self._observe(group) if group.entries else None
         if observed is None or (self.spec.expr is None and not self.spec.holds(observed)):
             return []
         return [Firing(self.spec, key, list(group.entries), observed, total=group.total, closed=True)]
@@ -396,7 +396,8 @@ class CorrelationState:
                     raise TypeError("an evidence event is not an object")
                 g.entries.append(Entry(float(t), refs[int(slot)], None if value is None else str(value), str(event_id),
                                        event, None if num is None else float(num)))
-            groups[tuple(str(k) for k in key)] = g
+            if g.entries:  # a window without entries has nothing to say (and no time to close at)
+                groups[tuple(str(k) for k in key)] = g
         self.groups = groups
         self.non_numeric = int(data.get("non_numeric", 0))
         self.evicted = int(data.get("evicted", 0))

@@ -3,6 +3,8 @@
     ruleset = load_rules(["my-rules/"], include_builtin="cloudtrail")
     ruleset.match(event)                       # -> [Match] for single-event rules
     Detector(ruleset).process(event, time)     # -> [Alert], correlations included
+    detector.flush(until)                      # -> [Alert] of "fewer than" windows that closed before `until`
+    detector.restore(detector.snapshot())      # correlation windows as bytes, across a restart
 
 Rules are parsed by pySigma and compiled to closures (`compiler.py`). The rule set indexes every rule by
 one of its necessary equality conditions (eventName/eventSource values, a process image's file name...),
