@@ -295,7 +295,7 @@ def process_item(
     split = detect.process_split if detect is not None and not in_process else None
     for rec in iter_records(data, csv_format=item.csv):
         if rec.__class__ is Problem:
-            problems.append((rec.location, rec.reason))  # type: ignore[union-attr]
+            problems.append((rec.location, rec.reason))
             continue
         location, event, raw = rec  # type: ignore[misc]
         try:
