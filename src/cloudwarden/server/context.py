@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from cloudwarden.config import Settings
 from cloudwarden.errors import ConfigError, InputError
 from cloudwarden.notify.dispatcher import Notifier
@@ -31,6 +33,7 @@ from cloudwarden.server.sources import Alerts, LakeView, Unavailable, load
 from cloudwarden.store.state import StateStore, open_store
 
 log = logging.getLogger("cloudwarden.server")
+CLOUDTRAIL_PUSH_WINDOWS = "server:cloudtrail-push"  # correlation_state row of the push endpoint's detector
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,6 +103,7 @@ class ServerContext:
                                  on_send=lambda ch, outcome: self.metrics.notify_sent.labels(channel=ch, outcome=outcome).inc())
         self._detector: Any = None
         self._detector_error = ""
+        self._push_windows_saved = -1
         self._detector_lock = threading.Lock()
         self.scheduler: Any = None
         self.host_ingest: Any = None
@@ -139,10 +143,34 @@ class ServerContext:
                     stage_cls = load("cloudwarden.cloudtrail.ingest", "DetectionStage")
                     custom = self.settings.home_path / "rules" / "custom"
                     self._detector = stage_cls([custom] if custom.is_dir() else [], True)
+                    self._restore_push_windows(self._detector.detector)
                 except Exception as exc:  # noqa: BLE001 - detection missing or broken: ingest still stores events
                     self._detector_error = f"{type(exc).__name__}: {exc}"
                     log.warning("detection unavailable", extra={"fields": {"error": self._detector_error}})
             return self._detector
+
+    def _restore_push_windows(self, det: Any) -> None:
+        """Correlation windows of pushed CloudTrail survive a server restart (as the CLI ingest's do)."""
+        if not det.ruleset.correlations:
+            return
+        store = load("cloudwarden.detect.correlation_store", "CorrelationStore")(self.state)
+        try:
+            store.restore_into(det, CLOUDTRAIL_PUSH_WINDOWS)  # unreadable data: logged, windows start empty
+        except SQLAlchemyError as exc:
+            log.warning("pushed CloudTrail correlation windows not restored", extra={"fields": {"error": str(exc)}})
+        self._push_windows_saved = det.changes
+
+    def _save_push_windows(self, det: Any) -> None:
+        if not det.ruleset.correlations or det.changes == self._push_windows_saved:
+            return
+        changes = det.changes
+        store = load("cloudwarden.detect.correlation_store", "CorrelationStore")(self.state)
+        try:
+            store.save(CLOUDTRAIL_PUSH_WINDOWS, det.snapshot())
+        except SQLAlchemyError as exc:  # the events and alerts are stored; only the windows would miss a restart
+            log.warning("pushed CloudTrail correlation windows not saved", extra={"fields": {"error": str(exc)}})
+            return
+        self._push_windows_saved = changes
 
     def reload_rules(self) -> None:
         with self._detector_lock:
@@ -180,6 +208,7 @@ class ServerContext:
             if found:
                 merge = load("cloudwarden.cloudtrail.ingest", "merge_alerts")
                 alerts_raised = len(self.raise_alerts(merge(found, explain=det.detector.explain_alert)))
+            self._save_push_windows(det.detector)  # after the alerts: a crash in between re-counts by event id
         queued = self.queue_changes(records)
         return {"received": len(records), "written": written, "skipped": len(errors), "errors": errors[:20],
                 "alerts": alerts_raised, "rechecks_queued": queued}
