@@ -31,6 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
+# CLOUDWARDEN_SHARED_DATA: another copy of ../shared/data (as the tests honour it)
+SHARED_DATA = Path(os.environ.get("CLOUDWARDEN_SHARED_DATA") or SHARED / "data")
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
@@ -49,7 +51,7 @@ def _cloudtrail_dirs(base: Path) -> set[Path]:
 def sigma_cloudtrail_rules(extra: list[Path] | None = None) -> list[Path]:
     """The cloudtrail folders of SigmaHQ rules under ../shared/data/sigma and under each `extra` folder
     (--sigma: e.g. a SigmaHQ checkout elsewhere); an extra folder without such a subfolder is used as it is."""
-    shared = SHARED / "data" / "sigma"
+    shared = SHARED_DATA / "sigma"
     found = _cloudtrail_dirs(shared) if shared.is_dir() else set()
     for base in extra or []:
         if not base.is_dir():
@@ -62,10 +64,18 @@ def build_corpus(out: Path, events: int, benign_weight: int | None = None) -> di
     """benign_weight None: the issue's corpus (../shared/data when present); a number: our own pool with
     that many copies of each benign record per attack record."""
     script = SHARED / "bench" / "make_cloudtrail_corpus.py"
-    data = SHARED / "data" / "cloudtrail"
-    note = "records resampled from ../shared/data/cloudtrail"
+    data = SHARED_DATA / "cloudtrail"
+    note = f"records resampled from {data}"
     sandbox: Path | None = None
-    if not data.is_dir() or benign_weight is not None:
+    if data.is_dir() and benign_weight is None and SHARED_DATA != SHARED / "data":
+        # CLOUDWARDEN_SHARED_DATA: the same generator beside another copy of the labeled data
+        sandbox = Path(tempfile.mkdtemp(prefix="cw-corpus-tool-"))
+        (sandbox / "bench").mkdir(parents=True, exist_ok=True)
+        (sandbox / "data").mkdir(parents=True, exist_ok=True)
+        shutil.copy(script, sandbox / "bench" / script.name)
+        (sandbox / "data" / "cloudtrail").symlink_to(data.resolve(), target_is_directory=True)
+        script = sandbox / "bench" / script.name
+    elif not data.is_dir() or benign_weight is not None:
         weight = benign_weight or 6
         # same generator, our own record pool (the labeled data is absent on this machine)
         from tests.cloudtrail.factory import bench_pool
@@ -198,7 +208,8 @@ def main() -> None:
         if args.quiet_weight:
             scenarios.append((f"quiet corpus (benign x{args.quiet_weight})", args.quiet_weight))
         for label, weight in scenarios:
-            corpus = keep / ("corpus" if weight is None else f"corpus-w{weight}")
+            labeled = (SHARED_DATA / "cloudtrail").is_dir()  # kept apart from the corpus of our own pool
+            corpus = keep / (("corpus-labeled" if labeled else "corpus") if weight is None else f"corpus-w{weight}")
             if not (corpus / "AWSLogs").is_dir():
                 info = build_corpus(corpus, args.events, weight)
             else:
