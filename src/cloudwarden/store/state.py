@@ -44,6 +44,14 @@ def json_text(value: Any) -> str:
         return json.dumps(value, default=str)
 
 
+def json_value(text: str | bytes) -> Any:
+    """JSON columns' deserialiser: orjson (open alerts' evidence is read back on every batch), stdlib fallback."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 class StateStore:
     """Owns the engine and hands out sessions. One per process."""
 
@@ -57,7 +65,8 @@ class StateStore:
         if parsed.drivername in ("postgresql", "postgres"):
             url = str(parsed.set(drivername="postgresql+psycopg"))
         self.url = url
-        self.engine: Engine = create_engine(url, pool_pre_ping=True, future=True, json_serializer=json_text)
+        self.engine: Engine = create_engine(url, pool_pre_ping=True, future=True, json_serializer=json_text,
+                                             json_deserializer=json_value)
         if parsed.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
