@@ -58,7 +58,7 @@ def _date(value: str | None, name: str) -> date | None:
 
 @app.command("ingest")
 def ingest_cmd(
-    source: Annotated[str, typer.Argument(help="A folder, a file, or s3://bucket[/prefix] in CloudTrail's AWSLogs layout")],
+    source: Annotated[str, typer.Argument(help="A folder, a file, or s3://bucket\\[/prefix] in CloudTrail's AWSLogs layout")],
     follow: Annotated[bool, typer.Option("--follow", help="Keep polling for new files/objects")] = False,
     since: Annotated[str | None, typer.Option(help="First day to ingest (YYYY-MM-DD, UTC)")] = None,
     until: Annotated[str | None, typer.Option(help="Last day to ingest (YYYY-MM-DD, UTC)")] = None,
