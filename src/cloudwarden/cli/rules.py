@@ -23,8 +23,8 @@ EXIT_FAILED = 1
 PathsArg = Annotated[list[Path] | None, typer.Argument(help="Rule files or folders (searched recursively)")]
 BuiltinOpt = Annotated[str, typer.Option("--builtin", help="Built-in rules to include: all, cloudtrail, linux, none")]
 PlaceholdersOpt = Annotated[Path | None, typer.Option(
-    "--placeholders", help="YAML/TOML/JSON file of |expand placeholder values (name: [values]); "
-    "adds to and overrides [detect.placeholders] of cloudwarden.toml")]
+    "--placeholders", help="YAML/TOML/JSON file of |expand placeholder values (name: \\[values]); "
+    "adds to and overrides \\[detect.placeholders] of cloudwarden.toml")]
 
 
 def _load(paths: list[Path] | None, builtin: str, placeholders: Path | None = None) -> RuleSet:

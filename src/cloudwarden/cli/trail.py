@@ -77,7 +77,7 @@ def ingest_cmd(
         str | None, typer.Option("--fail-on", help="Exit 3 when alerts of this severity or higher were raised")
     ] = None,
     placeholders: Annotated[Path | None, typer.Option(
-        "--placeholders", help="YAML/TOML/JSON file of |expand placeholder values (over [detect.placeholders])")] = None,
+        "--placeholders", help="YAML/TOML/JSON file of |expand placeholder values (over \\[detect.placeholders])")] = None,
 ) -> None:
     """Ingest CloudTrail into the lake, run the rules, store alerts; prints an ingest summary.
     Afterwards evidence ids older than `alerts.evidence_retention_days` are pruned (see `alerts prune`)."""
