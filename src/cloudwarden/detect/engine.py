@@ -995,8 +995,13 @@ class Detector:
 
     def _about(self, event: Mapping[str, Any]) -> tuple[str, str, str, str]:
         """(entity, account, region, host) of an event: the same for every alert it raises."""
-        return (self.entity_fn(event), _account(event), _first(event, "awsRegion", "region"),
-                _first(event, "host_id", "hostname", "Hostname"))
+        get = event.get  # _first inlined: the first non-empty value, as text
+        v = get("recipientAccountId") or get("account")
+        account = str(v) if v else _account(event)
+        v = get("awsRegion") or get("region")
+        region = str(v) if v else ""
+        v = get("host_id") or get("hostname") or get("Hostname")
+        return self.entity_fn(event), account, region, str(v) if v else ""
 
     def process(self, event: Mapping[str, Any], time: datetime) -> list[Alert]:
         swept: list[Alert] | None = None
