@@ -227,3 +227,47 @@ def test_unrolled_getters_and_key_function_equal_the_general_walk(event: dict[st
             value = _get_reference(event, fld)
             assert get(event) == value
             assert part == value or (value.__class__ is str and part.__class__.__name__ == "_Hit")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(events, min_size=1, max_size=12), st.booleans())
+def test_process_many_equals_process_per_event(stream: list[dict[str, Any]], explain: bool) -> None:
+    for rs in (RULESETS[1], RULESETS[4]):  # RULESETS[4]: a "fewer than" window closes on event time
+        one = Detector(rs, source="cloudtrail", explain=explain)
+        many = Detector(rs, source="cloudtrail", explain=explain)
+        batch = [{**e, "eventName": "GetSecretValue"} if i % 3 == 0 else e for i, e in enumerate([*stream, *stream])]
+        times = [T0 + timedelta(minutes=4 * i) for i in range(len(batch))]
+        want = [a for e, t in zip(batch, times, strict=True) for a in one.process(e, t)]
+        assert many.process_many(batch, times) == want
+        assert many.flush(times[-1] + timedelta(hours=1)) == one.flush(times[-1] + timedelta(hours=1))
+
+
+def test_process_many_reports_a_failing_event_and_goes_on() -> None:
+    rs = RULESETS[0]
+    det = Detector(rs, source="cloudtrail", explain=False)
+
+    def broken_id(event: Any) -> str:
+        if event.get("eventID") == "bad":
+            raise ValueError("no id")
+        return str(event.get("eventID"))
+
+    det.event_id_fn = broken_id
+    stop = {"eventName": "StopLogging", "eventSource": "cloudtrail.amazonaws.com", "userIdentity": {"type": "IAMUser"}}
+    batch = [{**stop, "eventID": "a"}, {**stop, "eventID": "bad"}, {**stop, "eventID": "c"}]
+    errors: list[tuple[int, str]] = []
+    alerts = det.process_many(batch, [T0] * 3, on_error=lambda i, exc: errors.append((i, str(exc))))
+    assert errors == [(1, "no id")]
+    assert {a.evidence_ids[0] for a in alerts} == {"a", "c"} and alerts
+    try:
+        det.process_many(batch, [T0] * 3)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("without on_error the exception propagates")
+
+
+def test_unique_free_text_values_keep_the_plans_few() -> None:
+    rs = load_rules_text(EXTRA_RULES, include_builtin="cloudtrail")
+    for i in range(3000):
+        rs.matching_rules({"eventName": "GetObject", "userAgent": f"Boto3/1.{i}", "userIdentity": {"type": "IAMUser"}})
+    assert len(rs._plans) <= 2  # the user agent enters the key as "no index entry hit", not as its text
