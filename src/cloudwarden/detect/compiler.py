@@ -423,6 +423,30 @@ def _field_pred(get: Getter, test: LeafTest) -> Pred:
     # String tests are pure and CloudTrail values (user agents, IPs, names) repeat massively: remember the
     # verdict for short values. Bounded (cleared when full) so hostile unique values cost little memory.
     memo: dict[str, bool] = {}
+    plain: str | None = getattr(get, "plain_field", None)
+    if plain is not None:  # the same predicate with the top-level lookup inlined (a frame less per call)
+
+        def pred_plain(ev: Mapping[str, Any]) -> bool:
+            v = ev.get(plain, MISSING)
+            if v.__class__ is str:
+                hit = memo.get(v)
+                if hit is None:
+                    hit = on_str(v)
+                    if len(v) <= MEMO_MAX_LEN:
+                        if len(memo) >= MEMO_ENTRIES:
+                            memo.clear()
+                        memo[v] = hit
+                return hit
+            if v is MISSING or v is None:
+                return False
+            if v.__class__ is list:
+                for leaf in iter_leaves(v):
+                    if test(leaf):
+                        return True
+                return False
+            return test(v)
+
+        return pred_plain
 
     def pred(ev: Mapping[str, Any]) -> bool:
         v = get(ev)

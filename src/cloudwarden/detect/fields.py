@@ -62,6 +62,7 @@ def compile_getter(field: str) -> Getter:
         def get_plain(event: Mapping[str, Any]) -> Any:
             return event.get(field, MISSING)
 
+        get_plain.__dict__["plain_field"] = field  # lets a caller inline `event.get(field, MISSING)`
         return get_plain
     parts = field.split(".")
     # unrolled for the usual depths (`userIdentity.type`, `...sessionIssuer.type`): the same steps as the loop
