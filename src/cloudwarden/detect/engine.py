@@ -313,8 +313,8 @@ class RuleSet:
         """The fast path of `matching_rules`: what the index decides depends only on the values of the index
         fields (and the presence of a few keys), and so do the parts of the rules that read nothing else.
         For a tuple of such values seen before, the candidates — minus the rules already false on those parts,
-        each with only its remaining parts to test — come from one dict lookup. Only tuples of text, null or
-        absent values are remembered (a number or list takes the general path each time)."""
+        each with only its remaining parts to test — come from one dict lookup. Only keys of text, null,
+        absent or index-hit parts are remembered (a number or a list takes the general path each time)."""
         parts: list[tuple[str, Getter, Callable[[str], _Hit] | None, dict[str, _Hit] | None]] = []
         known: set[str] = set()
         for (_kind, fld), (is_base, get, table) in zip(self._index_keys, self._indexes, strict=True):
@@ -1106,8 +1106,8 @@ class Detector:
                 feeds = True
             if not c.silent:
                 if about is None:
-                    about = self._about(event)
                     event_id = self.event_id_fn(event)
+                    about = self._about(event)
                 why = self.ruleset.explain(Match(c.info, event)) if self.explain else ""
                 alerts.append(self._base_alert(c.info, event, time, why, event_id, about))
         return alerts, feeds
