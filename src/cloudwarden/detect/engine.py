@@ -168,7 +168,7 @@ _POS = attrgetter("pos")  # the sort key of _candidates, without a Python call p
 _UNSEEN: Any = object()
 _MEMO_ENTRIES = 4096  # per index: distinct values remembered (cleared when full)
 _MEMO_MAX_LEN = 256
-_PLAN_ENTRIES = 16384  # distinct index-value tuples remembered (cleared when full)
+_PLAN_ENTRIES = 8192  # distinct plan keys remembered (cleared when full): a few MB at most
 Plan = tuple[tuple["CompiledRule", Pred | None], ...]  # candidate rules still open, each with what is left to test
 KeyFn = Callable[[Mapping[str, Any]], tuple[Any, ...]]
 
