@@ -166,16 +166,7 @@ class DetectionStage:
         which keeps only the correlation alerts; the worker keeps only the single-event alerts. Each
         alert is thus produced exactly once, whatever worker read the event.
         """
-        matched = self.ruleset.matching_rules(event)
-        if not matched:
-            return [], False
-        feeds = any(c.correlations for c in matched)
-        if all(c.silent for c in matched):
-            return [], feeds
-        alerts = self.detector.process(event, when)
-        if self.correlation_ids:
-            alerts = [a for a in alerts if a.rule_id not in self.correlation_ids]
-        return alerts, feeds
+        return self.detector.process_single(event, when)  # one evaluation of the rules, windows untouched
 
     def correlate(self, event: Mapping[str, Any], when: datetime) -> list[Alert]:
         """The parent path for events that feed a correlation: only the correlation alerts."""

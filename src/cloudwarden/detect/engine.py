@@ -40,7 +40,16 @@ from sigma.correlations import (
 from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.rule import SigmaRule
 
-from cloudwarden.detect.compiler import CompiledDetection, UnsupportedRule, compile_rule
+from cloudwarden.detect.compiler import (
+    And,
+    CompiledDetection,
+    Pred,
+    UnsupportedRule,
+    build,
+    compile_rule,
+    conjuncts,
+    reads,
+)
 from cloudwarden.detect.correlation import (
     NUMERIC_TYPES,
     SUPPORTED_OPS,
@@ -159,6 +168,81 @@ _POS = attrgetter("pos")  # the sort key of _candidates, without a Python call p
 _UNSEEN: Any = object()
 _MEMO_ENTRIES = 4096  # per index: distinct values remembered (cleared when full)
 _MEMO_MAX_LEN = 256
+_PLAN_ENTRIES = 8192  # distinct plan keys remembered (cleared when full): a few MB at most
+Plan = tuple[tuple["CompiledRule", Pred | None], ...]  # candidate rules still open, each with what is left to test
+KeyFn = Callable[[Mapping[str, Any]], tuple[Any, ...]]
+
+
+# Index fields whose values are names from a closed set (API names, services, identity types): plans are
+# remembered by their raw values, so the rule parts that read only these are decided once per plan. Other
+# index fields (user agents, paths) enter the key only as which index entry their value hits, so that
+# free-text values do not make every key new.
+ENUMERATED_FIELDS = frozenset({"eventName", "eventSource", "eventType", "eventCategory", "userIdentity.type",
+                               "awsRegion", "errorCode", "EventType", "type"})
+
+
+class _Hit:
+    """Which entry of one index a value hits (or none): stands for the value in a plan key."""
+
+    __slots__ = ()
+
+
+def _classifier(is_base: bool, table: dict[str, list[Any]], memo: dict[str, _Hit]) -> Callable[[str], _Hit]:
+    codes = {id(rules): _Hit() for rules in table.values()}
+    none = _Hit()
+
+    def classify(v: str) -> _Hit:
+        key = v.lower()
+        hit = table.get(_basename(key) if is_base else key)
+        code = codes[id(hit)] if hit else none
+        if len(v) <= _MEMO_MAX_LEN:
+            if len(memo) >= _MEMO_ENTRIES:
+                memo.clear()
+            memo[v] = code
+        return code
+
+    return classify
+
+
+def _key_function(fields: list[tuple[str, Getter, Callable[[str], _Hit] | None, dict[str, _Hit] | None]],
+                  presence: list[tuple[str, ...]]) -> KeyFn:
+    """One function returning the plan key of an event: per field, its value (as its getter gives it) or, for
+    a classified field holding text, the index entry that text hits; then, per presence group, whether any
+    of its keys is in the event.
+
+    Generated as one flat function (a frame per event instead of one per field): plain fields are inlined
+    as `event.get`, two-part paths through plain dicts too; anything else calls the field's own getter.
+    Field names enter the source only through repr()."""
+    ns: dict[str, Any] = {"M": MISSING}
+    lines = ["def key(e):", "    g = e.get", "    plain = e.__class__ is dict"]
+    out: list[str] = []
+    for i, (fld, get, classify, memo) in enumerate(fields):
+        ns[f"d{i}"] = get
+        parts = fld.split(".")
+        if len(parts) == 1:
+            lines.append(f"    v{i} = g({fld!r}, M)")
+        elif len(parts) == 2:  # as fields.compile_getter: the flat dotted key wins, then nested dicts
+            lines += [f"    v{i} = g({fld!r}, M)",
+                      f"    if v{i} is M:",
+                      f"        n = g({parts[0]!r}, M)",
+                      "        if plain and n.__class__ is dict:",
+                      f"            v{i} = n.get({parts[1]!r}, M)",
+                      "        elif n is not M or not plain:",
+                      f"            v{i} = d{i}(e)"]
+        else:
+            lines.append(f"    v{i} = d{i}(e)")
+        if classify is not None:
+            ns[f"k{i}"], ns[f"m{i}"] = classify, memo
+            lines += [f"    if v{i}.__class__ is str:",
+                      f"        c = m{i}.get(v{i})",
+                      f"        v{i} = c if c is not None else k{i}(v{i})"]
+        out.append(f"v{i}")
+    for keys in presence:
+        out.append("(" + " or ".join(f"{k!r} in e" for k in keys) + ")")
+    lines.append(f"    return ({', '.join(out)}{',' if len(out) == 1 else ''})")
+    exec("\n".join(lines), ns)  # noqa: S102 - our own template; field names are repr()'d literals
+    fn: KeyFn = ns["key"]
+    return fn
 
 
 def _basename(text: str) -> str:
@@ -205,9 +289,11 @@ class RuleSet:
             table = tables.setdefault(key, {})
             for value in cons[key]:
                 table.setdefault(value, []).append(c)
+        self._index_keys = list(tables)
         self._indexes: list[tuple[bool, Getter, dict[str, list[CompiledRule]]]] = [
             (kind == "base", compile_getter(fld), table) for (kind, fld), table in tables.items()
         ]
+        self._presence_groups = list(presence.items())
         # what _candidates walks: each index with a memo of value -> rules (values repeat massively in
         # CloudTrail); bounded, and rebuilt with the index, so the lookups stay pure
         self._lookups: list[tuple[bool, Getter, dict[str, list[CompiledRule]], dict[str, list[CompiledRule] | None]]] = [
@@ -221,6 +307,79 @@ class RuleSet:
             (tuple(dict.fromkeys(k for f in flds for k in (f, f.split(".", 1)[0]))), rules)
             for flds, rules in presence.items()
         ]
+        self._build_plans()
+
+    def _build_plans(self) -> None:
+        """The fast path of `matching_rules`: what the index decides depends only on the values of the index
+        fields (and the presence of a few keys), and so do the parts of the rules that read nothing else.
+        For a tuple of such values seen before, the candidates — minus the rules already false on those parts,
+        each with only its remaining parts to test — come from one dict lookup. Only keys of text, null,
+        absent or index-hit parts are remembered (a number or a list takes the general path each time)."""
+        parts: list[tuple[str, Getter, Callable[[str], _Hit] | None, dict[str, _Hit] | None]] = []
+        known: set[str] = set()
+        for (_kind, fld), (is_base, get, table) in zip(self._index_keys, self._indexes, strict=True):
+            if fld in ENUMERATED_FIELDS:
+                if fld not in known:
+                    known.add(fld)
+                    parts.append((fld, get, None, None))
+            else:
+                memo: dict[str, _Hit] = {}
+                parts.append((fld, get, _classifier(is_base, table, memo), memo))
+        bits: list[tuple[str, ...]] = []
+        for flds, _rules in self._presence_groups:
+            # presence only (not the values: command lines, user agents... would make every key new);
+            # as _candidates, a dotted field is present when its literal key or its first element is
+            bits.append(tuple(dict.fromkeys(k for f in flds for k in (f, f.split(".", 1)[0]))))
+        self._key_parts = parts  # what the key holds: per part a value or its index hit, then presence bits
+        self._key_bits = bits
+        self._key_values = len(parts)
+        self._plan_key: KeyFn = _key_function(parts, bits)
+        self._split: list[tuple[Pred | None, Pred | None]] = []
+        for c in self._compiled:
+            fixed: list[Any] = []
+            rest: list[Any] = []
+            for part in conjuncts(c.detection.node):  # the parts that read only raw key values are decided
+                r = reads(part)
+                (fixed if r is not None and r <= known else rest).append(part)
+            self._split.append((build(And(fixed)) if fixed else None, build(And(rest)) if rest else None))
+        self._plans: dict[tuple[Any, ...], Plan] = {}
+
+    def _new_plan(self, event: Mapping[str, Any], key: tuple[Any, ...] | None) -> Plan:
+        split = self._split
+        plan: list[tuple[CompiledRule, Pred | None]] = []
+        for c in self._candidates(event):
+            fixed, rest = split[c.pos]
+            if fixed is None or fixed(event):
+                plan.append((c, rest))
+        out = tuple(plan)
+        if key is not None:
+            for v in key[: self._key_values]:  # the rest: presence bits
+                if not (v is MISSING or v is None or v.__class__ is _Hit
+                        or (v.__class__ is str and len(v) <= _MEMO_MAX_LEN)):
+                    return out  # numbers equal across types (1 == True), long or odd values: not remembered
+            plans = self._plans
+            if len(plans) >= _PLAN_ENTRIES:
+                plans.clear()
+            plans[key] = out
+        return out
+
+    def _key_reference(self, event: Mapping[str, Any]) -> tuple[Any, ...]:
+        """What `_plan_key` computes, the plain way (for tests)."""
+        out: list[Any] = []
+        for _fld, get, classify, _memo in self._key_parts:
+            v = get(event)
+            out.append(classify(v) if classify is not None and v.__class__ is str else v)
+        return (*out, *(any(k in event for k in keys) for keys in self._key_bits))
+
+    def plan(self, event: Mapping[str, Any]) -> Plan:
+        """The event's candidate rules, each with the predicate left to test (None: it matches)."""
+        key: tuple[Any, ...] | None = self._plan_key(event)
+        try:
+            hit = self._plans.get(key)  # type: ignore[arg-type]
+        except TypeError:  # a list or mapping in an index field: never remembered
+            hit = None
+            key = None
+        return hit if hit is not None else self._new_plan(event, key)
 
     def _candidates(self, event: Mapping[str, Any]) -> list[CompiledRule]:
         found: list[CompiledRule] = list(self._always)
@@ -264,6 +423,10 @@ class RuleSet:
     # -- matching -------------------------------------------------------------------------------------
     def matching_rules(self, event: Mapping[str, Any]) -> list[CompiledRule]:
         """Every compiled rule whose detection is true for the event (silent ones included)."""
+        return [c for c, rest in self.plan(event) if rest is None or rest(event)]
+
+    def matching_rules_indexed(self, event: Mapping[str, Any]) -> list[CompiledRule]:
+        """The index without plans: every candidate's whole detection tried (reference for tests)."""
         return [c for c in self._candidates(event) if c.detection.pred(event)]
 
     def matching_rules_naive(self, event: Mapping[str, Any]) -> list[CompiledRule]:
@@ -687,19 +850,23 @@ EntityFn = Callable[[Mapping[str, Any]], str]
 EventIdFn = Callable[[Mapping[str, Any]], str]
 
 
+def _is_mapping(x: Any) -> bool:
+    return x.__class__ is dict or isinstance(x, Mapping)  # the ABC check costs more than the work here
+
+
 def default_entity(event: Mapping[str, Any]) -> str:
     """The principal of a CloudTrail event (as the lake normalises it), else the host of a host event."""
     ui = event.get("userIdentity")
-    if isinstance(ui, Mapping):
+    if ui is not None and _is_mapping(ui):
         kind = ui.get("type")
         if kind == "Root":
             return f"root:{ui.get('accountId', '')}"
         if kind == "AWSService":
             return f"service:{ui.get('invokedBy', '')}"
         ctx = ui.get("sessionContext")
-        if isinstance(ctx, Mapping):
+        if ctx is not None and _is_mapping(ctx):
             issuer = ctx.get("sessionIssuer")
-            if isinstance(issuer, Mapping) and issuer.get("arn"):
+            if issuer is not None and _is_mapping(issuer) and issuer.get("arn"):
                 return str(issuer["arn"])
         return str(ui.get("arn") or ui.get("principalId") or "")
     for key in ("principal", "host_id", "hostname", "Hostname", "host"):
@@ -730,7 +897,7 @@ def _account(event: Mapping[str, Any]) -> str:
     acct = _first(event, "recipientAccountId", "account")
     if not acct:
         ui = event.get("userIdentity")
-        if isinstance(ui, Mapping):
+        if ui is not None and _is_mapping(ui):
             acct = str(ui.get("accountId") or "")
     return acct
 
@@ -807,7 +974,8 @@ class Detector:
         return self.ruleset.explain(Match(info, event)) if info is not None else alert.title
 
     def _base_alert(self, info: RuleInfo, event: Mapping[str, Any], when: datetime, explanation: str,
-                    event_id: str) -> Alert:
+                    event_id: str, about: tuple[str, str, str, str] | None = None) -> Alert:
+        entity, account, region, host = about or self._about(event)
         return Alert(
             rule_id=info.id,
             title=info.title,
@@ -816,14 +984,24 @@ class Detector:
             explanation=explanation,
             first_seen=when,
             last_seen=when,
-            entity=self.entity_fn(event),
-            account=_account(event),
-            region=_first(event, "awsRegion", "region"),
-            host=_first(event, "host_id", "hostname", "Hostname"),
+            entity=entity,
+            account=account,
+            region=region,
+            host=host,
             attack_ids=list(info.attack_ids),
             evidence=[dict(event) if self.explain else event],  # type: ignore[list-item]
             evidence_ids=[event_id],
         )
+
+    def _about(self, event: Mapping[str, Any]) -> tuple[str, str, str, str]:
+        """(entity, account, region, host) of an event: the same for every alert it raises."""
+        get = event.get  # _first inlined: the first non-empty value, as text
+        v = get("recipientAccountId") or get("account")
+        account = str(v) if v else _account(event)
+        v = get("awsRegion") or get("region")
+        region = str(v) if v else ""
+        v = get("host_id") or get("hostname") or get("Hostname")
+        return self.entity_fn(event), account, region, str(v) if v else ""
 
     def process(self, event: Mapping[str, Any], time: datetime) -> list[Alert]:
         swept: list[Alert] | None = None
@@ -832,16 +1010,36 @@ class Detector:
             if t > self._next_close:
                 self._tz = time.tzinfo or self._tz
                 swept = self._sweep(t)
-        matched = self.ruleset.matching_rules(event)
+        # RuleSet.matching_rules inlined (one frame less per event; most events match nothing)
+        ruleset = self.ruleset
+        key: tuple[Any, ...] | None = ruleset._plan_key(event)
+        try:
+            plan = ruleset._plans.get(key)  # type: ignore[arg-type]
+        except TypeError:
+            plan = None
+            key = None
+        if plan is None:
+            plan = ruleset._new_plan(event, key)
+        if not plan:
+            return swept or []
+        matched = [c for c, rest in plan if rest is None or rest(event)]
         if not matched:
             return swept or []
+        return self._emit(event, time, matched, swept or [])
+
+    def _emit(self, event: Mapping[str, Any], time: datetime, matched: list[CompiledRule],
+              alerts: list[Alert]) -> list[Alert]:
+        """The alerts of an event's matched rules (appended to `alerts`), correlation windows fed."""
+        ruleset = self.ruleset
         event_id = self.event_id_fn(event)
-        alerts: list[Alert] = swept or []
         t = -1.0
+        about: tuple[str, str, str, str] | None = None
         for c in matched:
             if not c.silent:
-                why = self.ruleset.explain(Match(c.info, event)) if self.explain else ""
-                alerts.append(self._base_alert(c.info, event, time, why, event_id))
+                if about is None:
+                    about = self._about(event)
+                why = ruleset.explain(Match(c.info, event)) if self.explain else ""
+                alerts.append(self._base_alert(c.info, event, time, why, event_id, about))
             for idx in c.correlations:
                 if t < 0:
                     t = time.timestamp()
@@ -852,6 +1050,67 @@ class Detector:
                 if state.closing:
                     self._refresh_next_close()
         return alerts
+
+    def process_many(self, events: Iterable[Mapping[str, Any]], times: Iterable[datetime],
+                     on_error: Callable[[int, Exception], None] | None = None) -> list[Alert]:
+        """`process` over a batch (events with their times, in order): the alerts of all, in order.
+
+        The same alerts as calling `process` on each event; one Python frame per batch instead of several
+        per event. `on_error(i, exc)`: an event whose rules raise is reported and skipped (without it, the
+        exception propagates), as a caller's try/except around each `process` would."""
+        out: list[Alert] = []
+        ruleset = self.ruleset
+        key_of = ruleset._plan_key
+        plans = ruleset._plans  # cleared in place when full, never replaced
+        new_plan = ruleset._new_plan
+        emit = self._emit
+        process = self.process if self._closing else None  # windows that close on event time: the full path
+        for i, (event, time) in enumerate(zip(events, times, strict=True)):
+            try:
+                if process is not None:
+                    found = process(event, time)
+                    if found:
+                        out.extend(found)
+                    continue
+                key: tuple[Any, ...] | None = key_of(event)
+                try:
+                    plan = plans.get(key)  # type: ignore[arg-type]
+                except TypeError:
+                    plan = None
+                    key = None
+                if plan is None:
+                    plan = new_plan(event, key)
+                if plan:
+                    matched = [c for c, rest in plan if rest is None or rest(event)]
+                    if matched:
+                        out.extend(emit(event, time, matched, []))
+            except Exception as exc:
+                if on_error is None:
+                    raise
+                on_error(i, exc)
+        return out
+
+    def process_single(self, event: Mapping[str, Any], time: datetime) -> tuple[list[Alert], bool]:
+        """The single-event alerts of an event and whether it feeds a correlation — without touching the
+        correlation windows (a worker process's view: the parent's Detector owns the windows). The same
+        alerts as `process` minus the correlation ones, from one evaluation of the rules."""
+        matched = self.ruleset.matching_rules(event)
+        if not matched:
+            return [], False
+        feeds = False
+        alerts: list[Alert] = []
+        event_id = ""
+        about: tuple[str, str, str, str] | None = None
+        for c in matched:
+            if c.correlations:
+                feeds = True
+            if not c.silent:
+                if about is None:
+                    event_id = self.event_id_fn(event)
+                    about = self._about(event)
+                why = self.ruleset.explain(Match(c.info, event)) if self.explain else ""
+                alerts.append(self._base_alert(c.info, event, time, why, event_id, about))
+        return alerts, feeds
 
     def flush(self, until: datetime) -> list[Alert]:
         """Close every "fewer than" window that ended before `until` (event time) and return what fired.

@@ -62,8 +62,47 @@ def compile_getter(field: str) -> Getter:
         def get_plain(event: Mapping[str, Any]) -> Any:
             return event.get(field, MISSING)
 
+        get_plain.__dict__["plain_field"] = field  # lets a caller inline `event.get(field, MISSING)`
         return get_plain
     parts = field.split(".")
+    # unrolled for the usual depths (`userIdentity.type`, `...sessionIssuer.type`): the same steps as the loop
+    # below — a flat key with dots wins, then plain nested dicts, else the general walk
+    if len(parts) == 2:
+        p0, p1 = parts
+
+        def get_dotted2(event: Mapping[str, Any]) -> Any:
+            value = event.get(field, MISSING)
+            if value is not MISSING:
+                return value
+            if event.__class__ is not dict:
+                return _walk(event, parts)
+            node = event.get(p0, MISSING)
+            if node.__class__ is not dict:
+                return MISSING if node is MISSING else _walk(event, parts)
+            return node.get(p1, MISSING)
+
+        return get_dotted2
+    if len(parts) == 4:
+        q0, q1, q2, q3 = parts
+
+        def get_dotted4(event: Mapping[str, Any]) -> Any:
+            value = event.get(field, MISSING)
+            if value is not MISSING:
+                return value
+            if event.__class__ is not dict:
+                return _walk(event, parts)
+            node = event.get(q0, MISSING)
+            if node.__class__ is not dict:
+                return MISSING if node is MISSING else _walk(event, parts)
+            node = node.get(q1, MISSING)
+            if node.__class__ is not dict:
+                return MISSING if node is MISSING else _walk(event, parts)
+            node = node.get(q2, MISSING)
+            if node.__class__ is not dict:
+                return MISSING if node is MISSING else _walk(event, parts)
+            return node.get(q3, MISSING)
+
+        return get_dotted4
 
     def get_dotted(event: Mapping[str, Any]) -> Any:
         value = event.get(field, MISSING)  # a flat key with dots wins
