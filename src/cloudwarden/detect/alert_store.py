@@ -568,10 +568,14 @@ class AlertStore:
         hi = max(_utc(a.last_seen) for a, _k, _i in todo) + self.window
         keys = sorted({key for _a, key, _i in todo})
         for chunk in _chunks(keys, _CHUNK):
+            # candidates from two index-only scans: a key's rows accumulate (one per window, for as long as the
+            # alerts are kept) and reading a row's window means reading past its evidence, stored before it
+            candidates = select(AlertRow.id).where(AlertRow.key.in_(chunk)).intersect(
+                select(AlertRow.id).where(AlertRow.last_seen >= lo))
             q = select(AlertRow.id, AlertRow.key, AlertRow.count, AlertRow.first_seen, AlertRow.last_seen,
                        cast_(AlertRow.evidence, Text), AlertRow.severity, AlertRow.severity_rank,
                        cast_(AlertRow.members, Text), cast_(AlertRow.anomaly, Text), AlertRow.explanation).where(
-                AlertRow.key.in_(chunk), AlertRow.status != "resolved",
+                AlertRow.id.in_(candidates), AlertRow.status != "resolved",
                 AlertRow.last_seen >= lo, AlertRow.first_seen <= hi,
             ).order_by(AlertRow.id)
             for rid, key, count, first, last, evidence, severity, rank, members, anomaly, explanation in s.execute(q):
