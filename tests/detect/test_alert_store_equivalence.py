@@ -122,11 +122,11 @@ def test_a_join_that_adds_no_evidence_leaves_the_stored_evidence_text_alone(tmp_
 
 @pytest.mark.parametrize("value", [
     [], {"a": [1, 2.5, None, True]}, [2**64, -(2**63) - 1, 2**63 - 1], [float("nan"), float("inf"), -float("inf")],
-    ["\ud800 lone surrogate"], {"id": "1234567890123456789012 in a string"}, [1e300, 5e-324, -0.0], "\u00e9",
+    ["\ud800 lone surrogate"], 2**70, -(2**64), {"a": {"b": [0, 2**64]}}, {"id": "1234567890123456789012 in a string"}, [1e300, 5e-324, -0.0], "\u00e9",
 ])
 def test_json_column_text_reads_as_the_stdlib_reads_it(value: Any) -> None:
     from cloudwarden.detect.alert_store import _json_value
 
-    for dumped in (json.dumps(value), json.dumps(value, ensure_ascii=False)):
+    for dumped in (json.dumps(value), json.dumps(value, ensure_ascii=False), json.dumps(value, indent=2)):
         assert _same(_json_value(dumped), json.loads(dumped))
     assert _json_value(None) is None

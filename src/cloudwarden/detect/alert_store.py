@@ -43,7 +43,7 @@ import json
 import re
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -85,9 +85,10 @@ _CHUNK = 4_000  # bound parameters per statement stay well under SQLite's 32,766
 
 def _utc(dt: datetime) -> datetime:
     """Naive UTC for storage (SQLite drops time zones)."""
-    if dt.tzinfo is not None:
-        dt = dt.astimezone(UTC).replace(tzinfo=None)
-    return dt
+    tz = dt.tzinfo
+    if tz is None:
+        return dt
+    return dt.replace(tzinfo=None) if tz is UTC else dt.astimezone(UTC).replace(tzinfo=None)
 
 
 def _aware(dt: datetime | None) -> datetime | None:
@@ -241,6 +242,9 @@ def _matches(pattern: str, value: str) -> bool:
     return fnmatch.fnmatchcase(value.lower(), pattern.lower())
 
 
+_Todo = tuple[Alert, str, builtins.list[str], datetime, datetime]  # alert, key, event ids, first/last seen (naive UTC)
+
+
 @dataclass(eq=False, slots=True)
 class _Row:
     """An alert row as the batch being added leaves it (loaded: `id` set; created: `opened_by` is the alert
@@ -262,6 +266,7 @@ class _Row:
     anomaly: dict[str, Any] | None
     key: str = ""
     opened_by: Alert | None = None
+    evidence_n: int = -1  # evidence_count() of a loaded row whose evidence is not decoded
     changed: bool = False
     members_changed: bool = False
     evidence_changed: bool = False
@@ -272,17 +277,31 @@ class _Row:
             self.evidence = builtins.list(_json_value(self.evidence_text) or [])
         return self.evidence
 
+    def evidence_count(self) -> int:
+        """How many events the row keeps; a full row's evidence is never needed, only its length, which any
+        JSON parser reads right (`_json_value`'s care is about the values)."""
+        if self.evidence is not None:
+            return len(self.evidence)
+        if self.evidence_n < 0:
+            text = self.evidence_text
+            try:
+                got = orjson.loads(text) if text is not None else None
+            except orjson.JSONDecodeError:
+                got = json.loads(cast(str, text))
+            self.evidence_n = len(got) if isinstance(got, builtins.list) else 0
+        return self.evidence_n
 
-_LONG_DIGITS = re.compile(r"\d{19}")
+
+_LONG_NUMBER = re.compile(r"(?:^|[:,\[])\s*-?[0-9]{19}")  # a JSON number of 19+ digits (or a string like one: slower, still right)
 
 
 def _json_value(text: str | None) -> Any:
     """A JSON column's stored text as the ORM loads it (the stdlib `json.loads`), faster: orjson, except
     where the two differ. orjson refuses NaN/Infinity (written by `json_text`'s stdlib fallback) and
-    reads integers past 64 bits as floats, so text with 19 digits in a row goes to the stdlib."""
+    reads integers past 64 bits as floats, so text with a number of 19 digits or more goes to the stdlib."""
     if text is None:
         return None
-    if _LONG_DIGITS.search(text) is None:
+    if _LONG_NUMBER.search(text) is None:
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError:
@@ -361,6 +380,8 @@ class _BulkConflict(IntegrityError):
 
 
 _MISSING = object()
+# new alert rows' columns that repeat a few values across a batch (its time, a rule's ids, usually none)
+_REPEATED = frozenset({"attack_ids", "members", "anomaly", "status_at", "created_at", "updated_at"})
 
 
 def _memoised(proc: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
@@ -390,25 +411,30 @@ def _memoised(proc: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
     return convert
 
 
-def _driver_params(s: Session, table: Table, names: Sequence[str],
-                   rows: Iterable[Sequence[Any]]) -> builtins.list[tuple[Any, ...]]:
+def _driver_params(s: Session, table: Table, names: Sequence[str], rows: Iterable[Sequence[Any]],
+                   repeated: Collection[str] = ()) -> builtins.list[tuple[Any, ...]]:
     """Rows of values (in `names` order) converted by the columns' own SQLAlchemy bind processors, so stored
     exactly as the ORM stores them; for the driver's executemany. SQLAlchemy's generic per-row parameter
-    handling cost more than SQLite's insert itself when a noisy rule opens tens of thousands of alerts."""
+    handling cost more than SQLite's insert itself when a noisy rule opens tens of thousands of alerts.
+    Columns named in `repeated` mostly repeat a few values: each is converted once (`_memoised`)."""
     dialect = s.get_bind().dialect
-    procs = [_memoised(table.c[n].type.dialect_impl(dialect).bind_processor(dialect)) for n in names]
+    procs: builtins.list[Callable[[Any], Any] | None] = []
+    for n in names:
+        proc = table.c[n].type.dialect_impl(dialect).bind_processor(dialect)
+        procs.append(_memoised(proc) if n in repeated else proc)
     if not any(procs):
         return [tuple(r) for r in rows]
     return [tuple([v if f is None else f(v) for f, v in zip(procs, r, strict=True)]) for r in rows]
 
 
-def _driver_insert(s: Session, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+def _driver_insert(s: Session, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]],
+                   repeated: Collection[str] = ()) -> None:
     """`INSERT` of many rows (values in `names` order) through the driver's executemany (see `_driver_params`)."""
     quote = s.get_bind().dialect.identifier_preparer.quote
     mark = _param_mark(s)
     sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "  # noqa: S608 - our own names
            f"VALUES ({', '.join([mark] * len(names))})")
-    s.connection().exec_driver_sql(sql, _driver_params(s, table, names, rows))
+    s.connection().exec_driver_sql(sql, _driver_params(s, table, names, rows, repeated))
 
 
 def _driver_update(s: Session, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]],
@@ -420,7 +446,7 @@ def _driver_update(s: Session, table: Table, names: Sequence[str], rows: Sequenc
     mark = _param_mark(s)
     sets = ", ".join(f"{quote(n)} = {quote(n)} + {mark}" if n in relative else f"{quote(n)} = {mark}" for n in names)
     sql = f"UPDATE {quote(table.name)} SET {sets} WHERE {quote('id')} = {mark}"  # noqa: S608 - our own names
-    s.connection().exec_driver_sql(sql, _driver_params(s, table, [*names, "id"], rows))
+    s.connection().exec_driver_sql(sql, _driver_params(s, table, [*names, "id"], rows, ("updated_at",)))
 
 
 def _insert_ids(s: Session, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> Sequence[int]:
@@ -434,7 +460,7 @@ def _insert_ids(s: Session, table: Table, names: Sequence[str], rows: Sequence[S
     if s.get_bind().dialect.name != "sqlite":
         return s.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
                          [dict(zip(names, r, strict=True)) for r in rows]).scalars().all()
-    _driver_insert(s, table, names, rows)
+    _driver_insert(s, table, names, rows, _REPEATED)
     back = s.execute(select(table.c.id, table.c.key).order_by(table.c.id.desc()).limit(len(rows))).all()[::-1]
     at = builtins.list(names).index("key")
     if [k for _i, k in back] != [r[at] for r in rows] or back[-1][0] - back[0][0] != len(rows) - 1:
@@ -496,7 +522,7 @@ class AlertStore:
         with self.state.session() as s:
             active = [x for x in (self._sup(r) for r in s.scalars(select(SuppressionRow))) if x.active(now_n)]
             hits: dict[int, int] = {}
-            todo: builtins.list[tuple[Alert, str, builtins.list[str]]] = []
+            todo: builtins.list[_Todo] = []
             dropped: builtins.list[bool] = []
             wanted: dict[str, set[str]] = {}  # event ids by key, to look up
             for alert in alerts:
@@ -513,7 +539,7 @@ class AlertStore:
                     ids = [eids[0]] if eids[0] else []
                 else:
                     ids = builtins.list(dict.fromkeys(i for i in eids if i))
-                todo.append((alert, key, ids))
+                todo.append((alert, key, ids, _utc(alert.first_seen), _utc(alert.last_seen)))
                 if ids:
                     got = wanted.get(key)
                     if got is None:
@@ -529,7 +555,7 @@ class AlertStore:
             created: builtins.list[_Row] = []
             evidence: builtins.list[tuple[_Row, str, builtins.list[str]]] = []
             no_ids: set[str] = set()
-            for alert, key, ids in todo:
+            for alert, key, ids, first, last in todo:
                 recorded = known.get(key)
                 if recorded is None:
                     seen, new_ids = no_ids, ids
@@ -539,7 +565,7 @@ class AlertStore:
                     if ids and not new_ids:
                         out.append(recorded[ids[0]])
                         continue
-                row, opened = self._fold(groups[key], alert, key, ids, new_ids, seen)
+                row, opened = self._fold(groups[key], alert, key, ids, new_ids, seen, first, last)
                 if opened:
                     groups[key].append(row)
                     created.append(row)
@@ -557,16 +583,16 @@ class AlertStore:
             result.append(ref.id if isinstance(ref, _Row) else ref)
         return result
 
-    def _open_rows(self, s: Session, todo: Sequence[tuple[Alert, str, builtins.list[str]]]) -> defaultdict[str, builtins.list[_Row]]:
+    def _open_rows(self, s: Session, todo: Sequence[_Todo]) -> defaultdict[str, builtins.list[_Row]]:
         """Open rows of the batch's keys that any alert of the batch can join. A row outside
         [earliest first_seen - window, latest last_seen + window] cannot: rows only move when joined.
         JSON columns are read as text (decoded by `_json_value`; evidence only when a fold needs it)."""
         groups: defaultdict[str, builtins.list[_Row]] = defaultdict(builtins.list)
         if not todo:
             return groups
-        lo = min(_utc(a.first_seen) for a, _k, _i in todo) - self.window
-        hi = max(_utc(a.last_seen) for a, _k, _i in todo) + self.window
-        keys = sorted({key for _a, key, _i in todo})
+        lo = min(t[3] for t in todo) - self.window
+        hi = max(t[4] for t in todo) + self.window
+        keys = sorted({t[1] for t in todo})
         for chunk in _chunks(keys, _CHUNK):
             # candidates from two index-only scans: a key's rows accumulate (one per window, for as long as the
             # alerts are kept) and reading a row's window means reading past its evidence, stored before it
@@ -587,10 +613,9 @@ class AlertStore:
         return groups
 
     def _fold(self, rows: Sequence[_Row], alert: Alert, key: str, ids: Sequence[str], new_ids: Sequence[str],
-              seen: set[str]) -> tuple[_Row, bool]:
-        """Steps 2-3 for one alert against the batch's view of its key's open rows (as `_add_one`);
-        returns the row it joined or opened, and whether it opened one."""
-        first, last = _utc(alert.first_seen), _utc(alert.last_seen)
+              seen: set[str], first: datetime, last: datetime) -> tuple[_Row, bool]:
+        """Steps 2-3 for one alert (first/last seen in naive UTC) against the batch's view of its key's open
+        rows (as `_add_one`); returns the row it joined or opened, and whether it opened one."""
         added = len(new_ids) if ids and len(new_ids) < len(ids) else max(alert.count, 1)
         if not ids:
             new_evidence = alert.evidence
@@ -616,10 +641,9 @@ class AlertStore:
             row.last_seen = last
             row.explanation = alert.explanation  # the latest reason reads best
         if new_evidence:
-            kept = row.evidence_list()
-            room = self.evidence_limit - len(kept)
+            room = self.evidence_limit - row.evidence_count()
             if room > 0:
-                row.evidence = [*kept, *new_evidence[:room]]
+                row.evidence = [*row.evidence_list(), *new_evidence[:room]]
                 row.evidence_changed = True
         if SEVERITY_ORDER[alert.severity] > row.severity_rank:
             row.severity, row.severity_rank = alert.severity, SEVERITY_ORDER[alert.severity]
