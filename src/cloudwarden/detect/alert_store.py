@@ -10,11 +10,14 @@ Evidence kept per alert is bounded (the first `evidence_limit` events); every ev
 idempotency.
 
 Bulk path: a batch costs a fixed handful of statements, not several per alert. It loads the suppressions,
-the already-recorded (key, event id) pairs of the batch (one indexed join against a VALUES list per 4,000
-pairs) and the open rows of the batch's keys that can fall within the window; replays steps 1-3 in
+the already-recorded (key, event id) pairs of the batch (one indexed join against a VALUES list per 2,000
+pairs) and the open rows of the batch's keys that can fall within the window (ids from the key and
+last_seen indexes intersected, then those rows: a key's old rows are never read); replays steps 1-3 in
 memory in input order (so an alert sees the rows and evidence the earlier alerts of its batch made, as the
-one-by-one path does); then writes new rows (INSERT .. RETURNING), changed rows (executemany UPDATE, the
-count as a relative `count + n`), evidence ids and suppression hits, all in one transaction.
+one-by-one path does); then writes new rows, changed rows (the count as a relative `count + n`; a JSON
+column only when the batch changed it), evidence ids and suppression hits, all in one transaction. The
+writes go through the driver's executemany with the columns' own bind processors (stored as the ORM
+stores them); a loaded row's evidence stays JSON text unless a fold appends to it.
 `_add_one_by_one` is the one-alert-at-a-time reference of the same rules; it is the fallback when the bulk
 insert meets another writer's evidence id (unique (key, event_id)), and the tests compare both paths.
 
