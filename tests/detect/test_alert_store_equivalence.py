@@ -130,3 +130,41 @@ def test_json_column_text_reads_as_the_stdlib_reads_it(value: Any) -> None:
     for dumped in (json.dumps(value), json.dumps(value, ensure_ascii=False), json.dumps(value, indent=2)):
         assert _same(_json_value(dumped), json.loads(dumped))
     assert _json_value(None) is None
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_two_bulk_writers_on_shared_rows_store_every_event_once(tmp_path: Path, backend: str) -> None:
+    """Two writers adding overlapping events of the same keys (both update the same rows): no error (rows are
+    updated in id order), every event recorded once, counts add up."""
+    import threading
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}" if backend == "sqlite" else _pg_schema_url()
+    stores = [AlertStore(open_store(url)), AlertStore(open_store(url))]
+    events = [(f"w{i}", f"arn:aws:iam::1:user/u{i % 5}", i * 0.2) for i in range(300)]
+
+    def alert(eid: str, entity: str, minute: float) -> Alert:
+        t = T0 + timedelta(minutes=minute)
+        return Alert(rule_id="r", title="T", severity="low", source="cloudtrail", explanation=eid, first_seen=t,
+                     last_seen=t, entity=entity, evidence=[{"eventID": eid}], evidence_ids=[eid], members=[entity[-2:]])
+
+    errors: list[BaseException] = []
+
+    def run(st: AlertStore, order: list[tuple[str, str, float]]) -> None:
+        try:
+            for i in range(0, len(order), 30):
+                st.add([alert(*e) for e in order[i:i + 30]])
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    rnd = random.Random(5)
+    orders = [events[:200], rnd.sample(events[100:], 200)]
+    threads = [threading.Thread(target=run, args=(st, o)) for st, o in zip(stores, orders, strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    listed = stores[0].list(limit=100)
+    assert sum(a.count for a in listed) == 300 and len(listed) == 5
+    ids = [eid for a in listed for eid in (stores[0].get(a.id) or a).evidence_ids]
+    assert sorted(ids) == sorted(e[0] for e in events)

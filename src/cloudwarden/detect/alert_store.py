@@ -295,6 +295,10 @@ class _Row:
         return self.evidence_n
 
 
+def _row_id(row: _Row) -> int:
+    return row.id or 0
+
+
 _LONG_NUMBER = re.compile(r"(?:^|[:,\[])\s*-?[0-9]{19}")  # a JSON number of 19+ digits (or a string like one: slower, still right)
 
 
@@ -375,6 +379,27 @@ def _known_evidence(s: Session, wanted: Mapping[str, Iterable[str]]) -> Iterator
             yield key, eid, int(alert_id)
 
 
+_WRITER_LOCK = 0x636C_7764_616C_7274  # PostgreSQL advisory lock id of the alert writers ("clwdalrt")
+
+
+def _writer_lock(s: Session) -> None:
+    """One alert writer at a time, from the batch's first read to its commit. Without it, two writers
+    adding events of the same keys (two ingests, or an ingest and the server) raced: SQLite's driver runs
+    reads outside a transaction until the first write, so another writer could record one of the batch's
+    events between our read and our insert (a unique-key conflict, a rolled-back batch, a redo one alert
+    at a time, and with busy writers an error after the retries); on PostgreSQL, one writer updating a row
+    the other had updated while the other waited on this one's evidence insert was a deadlock. SQLite:
+    BEGIN IMMEDIATE (the database's write lock; a waiting writer uses busy_timeout); PostgreSQL: a
+    transaction-scoped advisory lock. Readers never wait."""
+    dialect = s.get_bind().dialect.name
+    if dialect == "sqlite":
+        raw = s.connection().connection.driver_connection
+        if raw is not None and not raw.in_transaction:
+            raw.execute("BEGIN IMMEDIATE")
+    elif dialect == "postgresql":
+        s.connection().exec_driver_sql(f"SELECT pg_advisory_xact_lock({_WRITER_LOCK})")
+
+
 class _BulkConflict(IntegrityError):
     """The bulk insert could not be matched to its rows; treated as a concurrent write (one-by-one retry)."""
 
@@ -414,17 +439,30 @@ def _memoised(proc: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
     return convert
 
 
+_KEEP = object()  # an UPDATE value meaning "leave the stored value" (see `_driver_update`)
+
+
+def _keeping(proc: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
+    def convert(value: Any) -> Any:
+        if value is _KEEP:
+            return None  # unprocessed: SQL NULL, which COALESCE(?, column) turns into the stored value
+        return value if proc is None else proc(value)
+
+    return convert
+
+
 def _driver_params(s: Session, table: Table, names: Sequence[str], rows: Iterable[Sequence[Any]],
-                   repeated: Collection[str] = ()) -> builtins.list[tuple[Any, ...]]:
+                   repeated: Collection[str] = (), keep: Collection[str] = ()) -> builtins.list[tuple[Any, ...]]:
     """Rows of values (in `names` order) converted by the columns' own SQLAlchemy bind processors, so stored
     exactly as the ORM stores them; for the driver's executemany. SQLAlchemy's generic per-row parameter
     handling cost more than SQLite's insert itself when a noisy rule opens tens of thousands of alerts.
-    Columns named in `repeated` mostly repeat a few values: each is converted once (`_memoised`)."""
+    Columns named in `repeated` mostly repeat a few values: each is converted once (`_memoised`); columns
+    named in `keep` may hold `_KEEP`."""
     dialect = s.get_bind().dialect
     procs: builtins.list[Callable[[Any], Any] | None] = []
     for n in names:
         proc = table.c[n].type.dialect_impl(dialect).bind_processor(dialect)
-        procs.append(_memoised(proc) if n in repeated else proc)
+        procs.append(_keeping(proc) if n in keep else _memoised(proc) if n in repeated else proc)
     if not any(procs):
         return [tuple(r) for r in rows]
     return [tuple([v if f is None else f(v) for f, v in zip(procs, r, strict=True)]) for r in rows]
@@ -441,15 +479,20 @@ def _driver_insert(s: Session, table: Table, names: Sequence[str], rows: Sequenc
 
 
 def _driver_update(s: Session, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]],
-                   relative: Sequence[str] = ()) -> None:
+                   relative: Collection[str] = (), keep: Collection[str] = ()) -> None:
     """`UPDATE .. WHERE id = ?` of many rows through the driver's executemany; each row holds the values of
     `names` then the id. A `relative` column is set to its stored value plus the given one, so a concurrent
-    writer's increment is not lost."""
+    writer's increment is not lost; a `keep` column given `_KEEP` keeps its stored value (never written:
+    a row's evidence, rewritten on every join, was most of an update's cost), so those columns must never
+    be set to SQL NULL."""
     quote = s.get_bind().dialect.identifier_preparer.quote
     mark = _param_mark(s)
-    sets = ", ".join(f"{quote(n)} = {quote(n)} + {mark}" if n in relative else f"{quote(n)} = {mark}" for n in names)
+    sets = ", ".join(
+        f"{quote(n)} = {quote(n)} + {mark}" if n in relative
+        else f"{quote(n)} = COALESCE({mark}, {quote(n)})" if n in keep
+        else f"{quote(n)} = {mark}" for n in names)
     sql = f"UPDATE {quote(table.name)} SET {sets} WHERE {quote('id')} = {mark}"  # noqa: S608 - our own names
-    s.connection().exec_driver_sql(sql, _driver_params(s, table, [*names, "id"], rows, ("updated_at",)))
+    s.connection().exec_driver_sql(sql, _driver_params(s, table, [*names, "id"], rows, ("updated_at",), keep))
 
 
 def _insert_ids(s: Session, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> Sequence[int]:
@@ -506,6 +549,7 @@ class AlertStore:
         """The reference path: one alert at a time through the ORM (several statements per alert)."""
         ids: builtins.list[int | None] = []
         with self.state.session() as s:
+            _writer_lock(s)
             sups = [self._sup(r) for r in s.scalars(select(SuppressionRow))]
             active = [x for x in sups if x.active(now_n)]
             for alert in alerts:
@@ -523,6 +567,7 @@ class AlertStore:
 
     def _add_bulk(self, alerts: builtins.list[Alert], now_n: datetime) -> builtins.list[int | None]:
         with self.state.session() as s:
+            _writer_lock(s)
             active = [x for x in (self._sup(r) for r in s.scalars(select(SuppressionRow))) if x.active(now_n)]
             hits: dict[int, int] = {}
             todo: builtins.list[_Todo] = []
@@ -677,20 +722,19 @@ class AlertStore:
             ) for r in created if (a := r.opened_by) is not None]
             for r, rid in zip(created, _insert_ids(s, alerts_t, cols, rows), strict=True):
                 r.id = rid
-        # changed rows, by which JSON columns changed: the others (evidence above all) are not rewritten
-        shapes: defaultdict[tuple[bool, bool, bool], builtins.list[_Row]] = defaultdict(builtins.list)
-        for rows_of_key in groups.values():
-            for r in rows_of_key:
-                if r.changed and r.opened_by is None:
-                    shapes[(r.evidence_changed, r.members_changed, r.anomaly_changed)].append(r)
-        for (ev, mem, ano), changed in sorted(shapes.items()):
-            # the count moves relative to the stored value: a concurrent writer's increment is not lost
-            names = ["count", "first_seen", "last_seen", "explanation", "severity", "severity_rank", "updated_at"]
-            names += ["evidence"] * ev + ["members"] * mem + ["anomaly"] * ano
-            _driver_update(s, alerts_t, names, [
-                (r.count - r.base_count, r.first_seen, r.last_seen, r.explanation, r.severity, r.severity_rank, now,
-                 *((r.evidence,) if ev else ()), *((r.members,) if mem else ()), *((r.anomaly,) if ano else ()), r.id)
-                for r in changed], relative=("count",))
+        # changed rows in id order (concurrent writers lock rows in one order); JSON columns only where the
+        # batch changed them (evidence, members, anomaly: never None then), the count relative to the stored one
+        changed = sorted((r for rows_of_key in groups.values() for r in rows_of_key if r.changed and r.opened_by is None),
+                         key=_row_id)
+        if changed:
+            _driver_update(s, alerts_t, (
+                "count", "first_seen", "last_seen", "explanation", "severity", "severity_rank", "updated_at",
+                "evidence", "members", "anomaly",
+            ), [(
+                r.count - r.base_count, r.first_seen, r.last_seen, r.explanation, r.severity, r.severity_rank, now,
+                r.evidence if r.evidence_changed else _KEEP, r.members if r.members_changed else _KEEP,
+                r.anomaly if r.anomaly_changed else _KEEP, r.id,
+            ) for r in changed], relative=("count",), keep=("evidence", "members", "anomaly"))
         if evidence:
             # unique (key, event_id): a concurrent writer's copy of an event raises IntegrityError here
             # the driver's own executemany: one row per alerting event, where SQLAlchemy's per-row parameter
