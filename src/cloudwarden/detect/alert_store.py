@@ -18,8 +18,11 @@ one-by-one path does); then writes new rows, changed rows (the count as a relati
 column only when the batch changed it), evidence ids and suppression hits, all in one transaction. The
 writes go through the driver's executemany with the columns' own bind processors (stored as the ORM
 stores them); a loaded row's evidence stays JSON text unless a fold appends to it.
+Alert writers take turns (`_writer_lock`: SQLite's write lock from the batch's first read, a PostgreSQL
+advisory lock), so a batch reads every committed event and writers never deadlock on each other's rows.
 `_add_one_by_one` is the one-alert-at-a-time reference of the same rules; it is the fallback when the bulk
-insert meets another writer's evidence id (unique (key, event_id)), and the tests compare both paths.
+insert still meets another writer's evidence id (unique (key, event_id); a writer that does not take the
+lock), and the tests compare both paths.
 
 Retention (`prune`): `alert_evidence` grows by one row per alerting event. That table is what makes a
 replayed event a no-op, even after its alert was resolved. `prune(older_than)` deletes the evidence-id
