@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -358,6 +359,9 @@ def _worker_run(item: WorkItem) -> ItemResult:
 
 
 # ---------------------------------------------------------------------------------------------- pipeline
+_first_seen = attrgetter("first_seen")
+
+
 def merge_alerts(alerts: Iterable[Alert], window: timedelta = timedelta(hours=1),
                  evidence_limit: int = MERGE_EVIDENCE,
                  explain: Callable[[Alert, Mapping[str, Any]], str] | None = None) -> list[Alert]:
@@ -372,38 +376,46 @@ def merge_alerts(alerts: Iterable[Alert], window: timedelta = timedelta(hours=1)
     the newest event folded in: one explanation per folded alert instead of one per event.
     """
     out: list[Alert] = []
-    singles: list[Alert] = []
+    by_key: dict[str, list[Alert]] = {}  # single-event alerts by group key, in input order
     for alert in alerts:
         if alert.count == 1 and len(alert.evidence_ids) == 1:
-            singles.append(alert)
+            key = alert.key()
+            group = by_key.get(key)
+            if group is None:
+                by_key[key] = [alert]
+            else:
+                group.append(alert)
         else:
             out.append(alert)
-    singles.sort(key=lambda a: (a.key(), a.first_seen))
-    current: Alert | None = None
-    current_key = ""
-    ids: set[str] = set()
     newest: dict[int, Alert] = {}  # id(folded alert) -> the single alert whose explanation it carries
-    for alert in singles:
-        key = alert.key()
-        if current is not None and key == current_key and alert.first_seen - current.last_seen <= window:
-            eid = alert.evidence_ids[0]
-            if eid in ids:
+    # keys in order, each key's alerts by first_seen (a stable sort: ties keep input order), as one sort by
+    # (key, first_seen) would give, with a key computed once per alert and no tuple per alert
+    for key in sorted(by_key):
+        group = by_key[key]
+        if len(group) > 1:
+            group.sort(key=_first_seen)
+        current: Alert | None = None
+        ids: set[str] = set()
+        for alert in group:
+            if current is not None and alert.first_seen - current.last_seen <= window:
+                eid = alert.evidence_ids[0]
+                if eid in ids:
+                    continue
+                ids.add(eid)
+                current.evidence_ids.append(eid)
+                if len(current.evidence) < evidence_limit:
+                    current.evidence.extend(alert.evidence)
+                current.count = len(current.evidence_ids)
+                if alert.last_seen >= current.last_seen:
+                    current.last_seen = alert.last_seen
+                    current.explanation = alert.explanation
+                    newest[id(current)] = alert
                 continue
-            ids.add(eid)
-            current.evidence_ids.append(eid)
-            if len(current.evidence) < evidence_limit:
-                current.evidence.extend(alert.evidence)
-            current.count = len(current.evidence_ids)
-            if alert.last_seen >= current.last_seen:
-                current.last_seen = alert.last_seen
-                current.explanation = alert.explanation
-                newest[id(current)] = alert
-            continue
-        current = Alert(**{**alert.__dict__, "evidence": list(alert.evidence), "evidence_ids": list(alert.evidence_ids)})
-        current_key = key
-        ids = set(alert.evidence_ids)
-        newest[id(current)] = alert
-        out.append(current)
+            current = Alert(**{**alert.__dict__, "evidence": list(alert.evidence),
+                               "evidence_ids": list(alert.evidence_ids)})
+            ids = set(alert.evidence_ids)
+            newest[id(current)] = alert
+            out.append(current)
     if explain is not None:
         for folded in out:
             if not folded.explanation:

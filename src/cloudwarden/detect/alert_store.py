@@ -10,13 +10,19 @@ Evidence kept per alert is bounded (the first `evidence_limit` events); every ev
 idempotency.
 
 Bulk path: a batch costs a fixed handful of statements, not several per alert. It loads the suppressions,
-the already-recorded (key, event id) pairs of the batch (one indexed join against a VALUES list per 4,000
-pairs) and the open rows of the batch's keys that can fall within the window; replays steps 1-3 in
+the already-recorded (key, event id) pairs of the batch (one indexed join against a VALUES list per 2,000
+pairs) and the open rows of the batch's keys that can fall within the window (ids from the key and
+last_seen indexes intersected, then those rows: a key's old rows are never read); replays steps 1-3 in
 memory in input order (so an alert sees the rows and evidence the earlier alerts of its batch made, as the
-one-by-one path does); then writes new rows (INSERT .. RETURNING), changed rows (executemany UPDATE, the
-count as a relative `count + n`), evidence ids and suppression hits, all in one transaction.
+one-by-one path does); then writes new rows, changed rows (the count as a relative `count + n`; a JSON
+column only when the batch changed it), evidence ids and suppression hits, all in one transaction. The
+writes go through the driver's executemany with the columns' own bind processors (stored as the ORM
+stores them); a loaded row's evidence stays JSON text unless a fold appends to it.
+Alert writers take turns (`_writer_lock`: SQLite's write lock from the batch's first read, a PostgreSQL
+advisory lock), so a batch reads every committed event and writers never deadlock on each other's rows.
 `_add_one_by_one` is the one-alert-at-a-time reference of the same rules; it is the fallback when the bulk
-insert meets another writer's evidence id (unique (key, event_id)), and the tests compare both paths.
+insert still meets another writer's evidence id (unique (key, event_id); a writer that does not take the
+lock), and the tests compare both paths.
 
 Retention (`prune`): `alert_evidence` grows by one row per alerting event. That table is what makes a
 replayed event a no-op, even after its alert was resolved. `prune(older_than)` deletes the evidence-id
@@ -39,13 +45,16 @@ from __future__ import annotations
 
 import builtins
 import fnmatch
+import json
+import re
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import (
     JSON,
     DateTime,
@@ -63,6 +72,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import cast as cast_
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -81,9 +91,10 @@ _CHUNK = 4_000  # bound parameters per statement stay well under SQLite's 32,766
 
 def _utc(dt: datetime) -> datetime:
     """Naive UTC for storage (SQLite drops time zones)."""
-    if dt.tzinfo is not None:
-        dt = dt.astimezone(UTC).replace(tzinfo=None)
-    return dt
+    tz = dt.tzinfo
+    if tz is None:
+        return dt
+    return dt.replace(tzinfo=None) if tz is UTC else dt.astimezone(UTC).replace(tzinfo=None)
 
 
 def _aware(dt: datetime | None) -> datetime | None:
@@ -237,10 +248,15 @@ def _matches(pattern: str, value: str) -> bool:
     return fnmatch.fnmatchcase(value.lower(), pattern.lower())
 
 
-@dataclass(eq=False)
+_Todo = tuple[Alert, str, builtins.list[str], datetime, datetime]  # alert, key, event ids, first/last seen (naive UTC)
+
+
+@dataclass(eq=False, slots=True)
 class _Row:
-    """An alert row as the batch being added leaves it (loaded: `id` set; created: `new` holds its fixed
-    columns and `id` arrives with the insert)."""
+    """An alert row as the batch being added leaves it (loaded: `id` set; created: `opened_by` is the alert
+    that opened it, whose fixed columns the insert takes, and `id` arrives with the insert). A loaded row's evidence stays JSON text until a fold needs
+    the list (most joined rows are full or get no new evidence), and only JSON columns a fold changed are
+    written back."""
 
     id: int | None
     count: int
@@ -248,13 +264,59 @@ class _Row:
     first_seen: datetime
     last_seen: datetime
     explanation: str
-    evidence: list[dict[str, Any]]
+    evidence_text: str | None  # loaded rows: the stored JSON, until `evidence` is decoded
+    evidence: builtins.list[dict[str, Any]] | None  # None: not decoded yet
     severity: str
     severity_rank: int
-    members: list[str]
+    members: builtins.list[str]
     anomaly: dict[str, Any] | None
-    new: dict[str, Any] | None = None
+    key: str = ""
+    opened_by: Alert | None = None
+    evidence_n: int = -1  # evidence_count() of a loaded row whose evidence is not decoded
     changed: bool = False
+    members_changed: bool = False
+    evidence_changed: bool = False
+    anomaly_changed: bool = False
+
+    def evidence_list(self) -> builtins.list[dict[str, Any]]:
+        if self.evidence is None:
+            self.evidence = builtins.list(_json_value(self.evidence_text) or [])
+        return self.evidence
+
+    def evidence_count(self) -> int:
+        """How many events the row keeps; a full row's evidence is never needed, only its length, which any
+        JSON parser reads right (`_json_value`'s care is about the values)."""
+        if self.evidence is not None:
+            return len(self.evidence)
+        if self.evidence_n < 0:
+            text = self.evidence_text
+            try:
+                got = orjson.loads(text) if text is not None else None
+            except orjson.JSONDecodeError:
+                got = json.loads(cast(str, text))
+            self.evidence_n = len(got) if isinstance(got, builtins.list) else 0
+        return self.evidence_n
+
+
+def _row_id(row: _Row) -> int:
+    return row.id or 0
+
+
+_LONG_NUMBER = re.compile(r"(?:^|[:,\[])\s*-?[0-9]{19}")  # a JSON number of 19+ digits (or a string like one: slower, still right)
+
+
+def _json_value(text: str | None) -> Any:
+    """A JSON column's stored text as the ORM loads it (the stdlib `json.loads`), faster: orjson, except
+    where the two differ. orjson refuses NaN/Infinity (written by `json_text`'s stdlib fallback) and
+    reads integers past 64 bits as floats, so text with a number of 19 digits or more goes to the stdlib."""
+    if text is None:
+        return None
+    if _LONG_NUMBER.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
 
 
 @dataclass
@@ -289,24 +351,56 @@ def _param_mark(s: Session) -> str:
     return mark
 
 
-def _known_evidence(s: Session, pairs: Sequence[tuple[str, str]]) -> Iterator[tuple[tuple[str, str], int]]:
-    """Which (key, event id) pairs are already recorded, and on which alert. A join against a VALUES list
-    probes the unique (key, event_id) index per pair; `(key, event_id) IN (VALUES ..)` would scan the table.
-    Sent as the driver's own SQL with positional parameters: building and compiling thousands of bound
-    parameters through SQLAlchemy costs more than the query itself."""
+def _known_evidence(s: Session, wanted: Mapping[str, Iterable[str]]) -> Iterator[tuple[str, str, int]]:
+    """Which (key, event id) pairs of `wanted` (event ids by key) are already recorded, and on which alert.
+    A join against a VALUES list probes the unique (key, event_id) index per pair; `(key, event_id) IN
+    (VALUES ..)` would scan the table. Sent as the driver's own SQL with positional parameters: building
+    and compiling thousands of bound parameters through SQLAlchemy costs more than the query itself. The
+    parameters are one flat list in (key, event id) order, the index's order: no tuple per pair."""
+    params: builtins.list[str] = []
+    for key in sorted(wanted):
+        for eid in sorted(wanted[key]):
+            params += (key, eid)
+    if not params:
+        return
     mark = _param_mark(s)
     conn = s.connection()
-    for chunk in _chunks(pairs, _CHUNK // 2):
-        rows = ", ".join([f"({mark}, {mark})"] * len(chunk))
-        sql = (
-            f"WITH batch_ev(k, e) AS (VALUES {rows}) "  # noqa: S608 - only placeholders are formatted in
-            'SELECT alert_evidence."key", alert_evidence.event_id, alert_evidence.alert_id '
-            'FROM batch_ev JOIN alert_evidence ON alert_evidence."key" = batch_ev.k '
-            "AND alert_evidence.event_id = batch_ev.e"
-        )
-        params = tuple(x for pair in chunk for x in pair)
-        for key, eid, alert_id in conn.exec_driver_sql(sql, params):
-            yield (key, eid), int(alert_id)
+    step = (_CHUNK // 2) * 2
+    sql_for: dict[int, str] = {}
+    for start in range(0, len(params), step):
+        chunk = tuple(params[start:start + step])
+        sql = sql_for.get(len(chunk))
+        if sql is None:
+            rows = ", ".join([f"({mark}, {mark})"] * (len(chunk) // 2))
+            sql = sql_for[len(chunk)] = (
+                f"WITH batch_ev(k, e) AS (VALUES {rows}) "  # noqa: S608 - only placeholders are formatted in
+                'SELECT alert_evidence."key", alert_evidence.event_id, alert_evidence.alert_id '
+                'FROM batch_ev JOIN alert_evidence ON alert_evidence."key" = batch_ev.k '
+                "AND alert_evidence.event_id = batch_ev.e"
+            )
+        for key, eid, alert_id in conn.exec_driver_sql(sql, chunk):
+            yield key, eid, int(alert_id)
+
+
+_WRITER_LOCK = 0x636C_7764_616C_7274  # PostgreSQL advisory lock id of the alert writers ("clwdalrt")
+
+
+def _writer_lock(s: Session) -> None:
+    """One alert writer at a time, from the batch's first read to its commit. Without it, two writers
+    adding events of the same keys (two ingests, or an ingest and the server) raced: SQLite's driver runs
+    reads outside a transaction until the first write, so another writer could record one of the batch's
+    events between our read and our insert (a unique-key conflict, a rolled-back batch, a redo one alert
+    at a time, and with busy writers an error after the retries); on PostgreSQL, one writer updating a row
+    the other had updated while the other waited on this one's evidence insert was a deadlock. SQLite:
+    BEGIN IMMEDIATE (the database's write lock; a waiting writer uses busy_timeout); PostgreSQL: a
+    transaction-scoped advisory lock. Readers never wait."""
+    dialect = s.get_bind().dialect.name
+    if dialect == "sqlite":
+        raw = s.connection().connection.driver_connection
+        if raw is not None and not raw.in_transaction:
+            raw.execute("BEGIN IMMEDIATE")
+    elif dialect == "postgresql":
+        s.connection().exec_driver_sql(f"SELECT pg_advisory_xact_lock({_WRITER_LOCK})")
 
 
 class _BulkConflict(IntegrityError):
@@ -316,23 +410,96 @@ class _BulkConflict(IntegrityError):
         super().__init__(why, None, Exception(why))
 
 
-def _driver_insert(s: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """`INSERT` of many rows through the driver's executemany, values converted by the columns' own SQLAlchemy
-    bind processors (so stored exactly as the ORM stores them). SQLAlchemy's generic per-row parameter
-    handling cost more than SQLite's insert itself when a noisy rule opens tens of thousands of alerts."""
+_MISSING = object()
+# new alert rows' columns that repeat a few values across a batch (its time, a rule's ids, usually none)
+_REPEATED = frozenset({"attack_ids", "members", "anomaly", "status_at", "created_at", "updated_at"})
+
+
+def _memoised(proc: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
+    """A column's bind processor that converts each repeated small value once per statement: the batch's
+    `now`, a rule's ATT&CK ids, no members, no anomaly. Only values whose equality means equal output are
+    remembered (exact str/int, naive datetimes, None: equal only to their own kind; lists of a few strings,
+    as a tuple); anything else is converted every time."""
+    if proc is None:
+        return None
+    memo: dict[Any, Any] = {}
+
+    def convert(value: Any) -> Any:
+        cls = value.__class__
+        if cls is list:
+            if len(value) > 8 or not all(x.__class__ is str for x in value):
+                return proc(value)
+            mkey: Any = tuple(value)
+        elif value is None or cls is str or cls is int or (cls is datetime and value.tzinfo is None):
+            mkey = value
+        else:
+            return proc(value)
+        got = memo.get(mkey, _MISSING)
+        if got is _MISSING:
+            got = memo[mkey] = proc(value)
+        return got
+
+    return convert
+
+
+_KEEP = object()  # an UPDATE value meaning "leave the stored value" (see `_driver_update`)
+
+
+def _keeping(proc: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
+    def convert(value: Any) -> Any:
+        if value is _KEEP:
+            return None  # unprocessed: SQL NULL, which COALESCE(?, column) turns into the stored value
+        return value if proc is None else proc(value)
+
+    return convert
+
+
+def _driver_params(s: Session, table: Table, names: Sequence[str], rows: Iterable[Sequence[Any]],
+                   repeated: Collection[str] = (), keep: Collection[str] = ()) -> builtins.list[tuple[Any, ...]]:
+    """Rows of values (in `names` order) converted by the columns' own SQLAlchemy bind processors, so stored
+    exactly as the ORM stores them; for the driver's executemany. SQLAlchemy's generic per-row parameter
+    handling cost more than SQLite's insert itself when a noisy rule opens tens of thousands of alerts.
+    Columns named in `repeated` mostly repeat a few values: each is converted once (`_memoised`); columns
+    named in `keep` may hold `_KEEP`."""
     dialect = s.get_bind().dialect
-    names = builtins.list(rows[0])
-    quote = dialect.identifier_preparer.quote
-    procs = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
+    procs: builtins.list[Callable[[Any], Any] | None] = []
+    for n in names:
+        proc = table.c[n].type.dialect_impl(dialect).bind_processor(dialect)
+        procs.append(_keeping(proc) if n in keep else _memoised(proc) if n in repeated else proc)
+    if not any(procs):
+        return [tuple(r) for r in rows]
+    return [tuple([v if f is None else f(v) for f, v in zip(procs, r, strict=True)]) for r in rows]
+
+
+def _driver_insert(s: Session, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]],
+                   repeated: Collection[str] = ()) -> None:
+    """`INSERT` of many rows (values in `names` order) through the driver's executemany (see `_driver_params`)."""
+    quote = s.get_bind().dialect.identifier_preparer.quote
     mark = _param_mark(s)
     sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "  # noqa: S608 - our own names
            f"VALUES ({', '.join([mark] * len(names))})")
-    params = [tuple(v if f is None else f(v) for f, v in zip(procs, (r[n] for n in names), strict=True)) for r in rows]
-    s.connection().exec_driver_sql(sql, params)
+    s.connection().exec_driver_sql(sql, _driver_params(s, table, names, rows, repeated))
 
 
-def _insert_ids(s: Session, table: Table, rows: Sequence[dict[str, Any]]) -> Sequence[int]:
-    """Insert rows; their new ids in input order.
+def _driver_update(s: Session, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]],
+                   relative: Collection[str] = (), keep: Collection[str] = ()) -> None:
+    """`UPDATE .. WHERE id = ?` of many rows through the driver's executemany; each row holds the values of
+    `names` then the id. A `relative` column is set to its stored value plus the given one, so a concurrent
+    writer's increment is not lost; a `keep` column given `_KEEP` keeps its stored value (never written:
+    a row's evidence, rewritten on every join, was most of an update's cost), so those columns must never
+    be set to SQL NULL."""
+    quote = s.get_bind().dialect.identifier_preparer.quote
+    mark = _param_mark(s)
+    sets = ", ".join(
+        f"{quote(n)} = {quote(n)} + {mark}" if n in relative
+        else f"{quote(n)} = COALESCE({mark}, {quote(n)})" if n in keep
+        else f"{quote(n)} = {mark}" for n in names)
+    sql = f"UPDATE {quote(table.name)} SET {sets} WHERE {quote('id')} = {mark}"  # noqa: S608 - our own names
+    s.connection().exec_driver_sql(sql, _driver_params(s, table, [*names, "id"], rows, ("updated_at",), keep))
+
+
+def _insert_ids(s: Session, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> Sequence[int]:
+    """Insert rows (values in `names` order, "key" among them); their new ids in input order.
 
     SQLite does not promise the order of RETURNING rows, so SQLAlchemy would insert one row per statement
     there; instead one executemany, then the ids: without AUTOINCREMENT SQLite gives each row max(id) + 1,
@@ -340,10 +507,12 @@ def _insert_ids(s: Session, table: Table, rows: Sequence[dict[str, Any]]) -> Seq
     last len(rows) ids, in order. Checked (the keys read back must match), never assumed.
     PostgreSQL: INSERT .. RETURNING sorted by parameter order."""
     if s.get_bind().dialect.name != "sqlite":
-        return s.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows).scalars().all()
-    _driver_insert(s, table, rows)
+        return s.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                         [dict(zip(names, r, strict=True)) for r in rows]).scalars().all()
+    _driver_insert(s, table, names, rows, _REPEATED)
     back = s.execute(select(table.c.id, table.c.key).order_by(table.c.id.desc()).limit(len(rows))).all()[::-1]
-    if [k for _i, k in back] != [r["key"] for r in rows] or back[-1][0] - back[0][0] != len(rows) - 1:
+    at = builtins.list(names).index("key")
+    if [k for _i, k in back] != [r[at] for r in rows] or back[-1][0] - back[0][0] != len(rows) - 1:
         raise _BulkConflict("inserted alert rows are not the last ids in order")
     return [i for i, _k in back]
 
@@ -383,6 +552,7 @@ class AlertStore:
         """The reference path: one alert at a time through the ORM (several statements per alert)."""
         ids: builtins.list[int | None] = []
         with self.state.session() as s:
+            _writer_lock(s)
             sups = [self._sup(r) for r in s.scalars(select(SuppressionRow))]
             active = [x for x in sups if x.active(now_n)]
             for alert in alerts:
@@ -400,10 +570,12 @@ class AlertStore:
 
     def _add_bulk(self, alerts: builtins.list[Alert], now_n: datetime) -> builtins.list[int | None]:
         with self.state.session() as s:
+            _writer_lock(s)
             active = [x for x in (self._sup(r) for r in s.scalars(select(SuppressionRow))) if x.active(now_n)]
             hits: dict[int, int] = {}
-            todo: builtins.list[tuple[Alert, str, builtins.list[str]]] = []
+            todo: builtins.list[_Todo] = []
             dropped: builtins.list[bool] = []
+            wanted: dict[str, set[str]] = {}  # event ids by key, to look up
             for alert in alerts:
                 sup = self._suppressed_by(alert, active) if active else None
                 dropped.append(sup is not None)
@@ -412,26 +584,47 @@ class AlertStore:
                     continue
                 if alert.severity not in SEVERITY_ORDER:
                     raise InputError(f"unknown severity {alert.severity!r}", source=f"alert {alert.rule_id}")
-                todo.append((alert, alert.key(), builtins.list(dict.fromkeys(i for i in alert.evidence_ids if i))))
-            known: dict[tuple[str, str], int | _Row] = dict(
-                _known_evidence(s, sorted({(key, i) for _a, key, ids in todo for i in ids})))
+                key = alert.key()
+                eids = alert.evidence_ids
+                if len(eids) == 1:  # the common case (one event per alert, or folded by merge_alerts)
+                    ids = [eids[0]] if eids[0] else []
+                else:
+                    ids = builtins.list(dict.fromkeys(i for i in eids if i))
+                todo.append((alert, key, ids, _utc(alert.first_seen), _utc(alert.last_seen)))
+                if ids:
+                    got = wanted.get(key)
+                    if got is None:
+                        wanted[key] = set(ids)
+                    else:
+                        got.update(ids)
+            # what is recorded, by key then event id: the stored alert's id, or the batch's row that takes it
+            known: dict[str, dict[str, int | _Row]] = {}
+            for key, eid, alert_id in _known_evidence(s, wanted):
+                known.setdefault(key, {})[eid] = alert_id
             groups = self._open_rows(s, todo)
             out: builtins.list[int | _Row] = []
             created: builtins.list[_Row] = []
-            evidence: builtins.list[tuple[_Row, str, str]] = []
-            for alert, key, ids in todo:
-                seen = {i for i in ids if (key, i) in known}
-                new_ids = [i for i in ids if i not in seen]
-                if ids and not new_ids:
-                    out.append(known[(key, ids[0])])
-                    continue
-                row, opened = self._fold(groups[key], alert, key, ids, new_ids, seen)
+            evidence: builtins.list[tuple[_Row, str, builtins.list[str]]] = []
+            no_ids: set[str] = set()
+            for alert, key, ids, first, last in todo:
+                recorded = known.get(key)
+                if recorded is None:
+                    seen, new_ids = no_ids, ids
+                else:
+                    seen = {i for i in ids if i in recorded}
+                    new_ids = [i for i in ids if i not in seen] if seen else ids
+                    if ids and not new_ids:
+                        out.append(recorded[ids[0]])
+                        continue
+                row, opened = self._fold(groups[key], alert, key, ids, new_ids, seen, first, last)
                 if opened:
                     groups[key].append(row)
                     created.append(row)
-                for eid in new_ids:
-                    evidence.append((row, key, eid))
-                    known[(key, eid)] = row
+                if new_ids:
+                    evidence.append((row, key, new_ids))
+                    if recorded is None:
+                        recorded = known[key] = {}
+                    recorded.update(dict.fromkeys(new_ids, row))
                 out.append(row)
             self._write(s, created, groups, evidence, hits, now_n)
         refs = iter(out)
@@ -441,38 +634,46 @@ class AlertStore:
             result.append(ref.id if isinstance(ref, _Row) else ref)
         return result
 
-    def _open_rows(self, s: Session, todo: Sequence[tuple[Alert, str, builtins.list[str]]]) -> defaultdict[str, builtins.list[_Row]]:
+    def _open_rows(self, s: Session, todo: Sequence[_Todo]) -> defaultdict[str, builtins.list[_Row]]:
         """Open rows of the batch's keys that any alert of the batch can join. A row outside
-        [earliest first_seen - window, latest last_seen + window] cannot: rows only move when joined."""
+        [earliest first_seen - window, latest last_seen + window] cannot: rows only move when joined.
+        JSON columns are read as text (decoded by `_json_value`; evidence only when a fold needs it)."""
         groups: defaultdict[str, builtins.list[_Row]] = defaultdict(builtins.list)
         if not todo:
             return groups
-        lo = min(_utc(a.first_seen) for a, _k, _i in todo) - self.window
-        hi = max(_utc(a.last_seen) for a, _k, _i in todo) + self.window
-        keys = sorted({key for _a, key, _i in todo})
+        lo = min(t[3] for t in todo) - self.window
+        hi = max(t[4] for t in todo) + self.window
+        keys = sorted({t[1] for t in todo})
         for chunk in _chunks(keys, _CHUNK):
+            # candidates from two index-only scans: a key's rows accumulate (one per window, for as long as the
+            # alerts are kept) and reading a row's window means reading past its evidence, stored before it
+            candidates = select(AlertRow.id).where(AlertRow.key.in_(chunk)).intersect(
+                select(AlertRow.id).where(AlertRow.last_seen >= lo))
             q = select(AlertRow.id, AlertRow.key, AlertRow.count, AlertRow.first_seen, AlertRow.last_seen,
-                       AlertRow.evidence, AlertRow.severity, AlertRow.severity_rank, AlertRow.members,
-                       AlertRow.anomaly, AlertRow.explanation).where(
-                AlertRow.key.in_(chunk), AlertRow.status != "resolved",
+                       cast_(AlertRow.evidence, Text), AlertRow.severity, AlertRow.severity_rank,
+                       cast_(AlertRow.members, Text), cast_(AlertRow.anomaly, Text), AlertRow.explanation).where(
+                AlertRow.id.in_(candidates), AlertRow.status != "resolved",
                 AlertRow.last_seen >= lo, AlertRow.first_seen <= hi,
             ).order_by(AlertRow.id)
             for rid, key, count, first, last, evidence, severity, rank, members, anomaly, explanation in s.execute(q):
                 groups[key].append(_Row(
                     id=rid, count=count, base_count=count, first_seen=first, last_seen=last,
-                    explanation=explanation, evidence=builtins.list(evidence or []), severity=severity,
-                    severity_rank=rank, members=builtins.list(members or []), anomaly=anomaly))
+                    explanation=explanation, evidence_text=evidence, evidence=None, severity=severity,
+                    severity_rank=rank, members=builtins.list(_json_value(members) or []),
+                    anomaly=_json_value(anomaly)))
         return groups
 
     def _fold(self, rows: Sequence[_Row], alert: Alert, key: str, ids: Sequence[str], new_ids: Sequence[str],
-              seen: set[str]) -> tuple[_Row, bool]:
-        """Steps 2-3 for one alert against the batch's view of its key's open rows (as `_add_one`);
-        returns the row it joined or opened, and whether it opened one."""
-        first, last = _utc(alert.first_seen), _utc(alert.last_seen)
+              seen: set[str], first: datetime, last: datetime) -> tuple[_Row, bool]:
+        """Steps 2-3 for one alert (first/last seen in naive UTC) against the batch's view of its key's open
+        rows (as `_add_one`); returns the row it joined or opened, and whether it opened one."""
         added = len(new_ids) if ids and len(new_ids) < len(ids) else max(alert.count, 1)
-        new_evidence = [
-            ev for ev, eid in zip(alert.evidence, alert.evidence_ids, strict=False) if eid not in seen
-        ] if ids else builtins.list(alert.evidence)
+        if not ids:
+            new_evidence = alert.evidence
+        elif not seen:  # as the filter below: evidence beyond the ids (zip's shorter side) is not kept
+            new_evidence = alert.evidence[:len(alert.evidence_ids)]
+        else:
+            new_evidence = [ev for ev, eid in zip(alert.evidence, alert.evidence_ids, strict=False) if eid not in seen]
         row: _Row | None = None
         lo, hi = first - self.window, last + self.window  # a key's rows can be many (one per window): hoisted
         for cand in rows:  # the newest joinable row; ties go to the older row
@@ -481,56 +682,62 @@ class AlertStore:
         if row is None:
             return _Row(
                 id=None, count=added, base_count=0, first_seen=first, last_seen=last,
-                explanation=alert.explanation, evidence=new_evidence[: self.evidence_limit],
+                explanation=alert.explanation, evidence_text=None, evidence=new_evidence[: self.evidence_limit],
                 severity=alert.severity, severity_rank=SEVERITY_ORDER[alert.severity],
-                members=builtins.list(alert.members), anomaly=alert.anomaly, new={
-                    "key": key, "rule_id": alert.rule_id, "title": alert.title, "source": alert.source,
-                    "entity": alert.entity, "account": alert.account, "region": alert.region, "host": alert.host,
-                    "attack_ids": builtins.list(alert.attack_ids),
-                }), True
+                members=builtins.list(alert.members), anomaly=alert.anomaly, key=key, opened_by=alert), True
         row.count += added
-        row.first_seen = min(row.first_seen, first)
+        if first < row.first_seen:
+            row.first_seen = first
         if last >= row.last_seen:
             row.last_seen = last
             row.explanation = alert.explanation  # the latest reason reads best
-        room = self.evidence_limit - len(row.evidence)
-        if room > 0 and new_evidence:
-            row.evidence = [*row.evidence, *new_evidence[:room]]
+        if new_evidence:
+            room = self.evidence_limit - row.evidence_count()
+            if room > 0:
+                row.evidence = [*row.evidence_list(), *new_evidence[:room]]
+                row.evidence_changed = True
         if SEVERITY_ORDER[alert.severity] > row.severity_rank:
             row.severity, row.severity_rank = alert.severity, SEVERITY_ORDER[alert.severity]
-        row.members = builtins.list(dict.fromkeys([*row.members, *alert.members]))
+        if row.members or alert.members:
+            members = builtins.list(dict.fromkeys([*row.members, *alert.members]))
+            if members != row.members:
+                row.members = members
+                row.members_changed = True
         if alert.anomaly is not None:
             row.anomaly = alert.anomaly
+            row.anomaly_changed = True
         row.changed = True
         return row, False
 
     @staticmethod
     def _write(s: Session, created: Sequence[_Row], groups: Mapping[str, Sequence[_Row]],
-               evidence: Sequence[tuple[_Row, str, str]], hits: Mapping[int, int], now: datetime) -> None:
+               evidence: Sequence[tuple[_Row, str, Sequence[str]]], hits: Mapping[int, int], now: datetime) -> None:
         alerts_t = cast(Table, AlertRow.__table__)
         if created:
-            rows = [{
-                **(r.new or {}), "severity": r.severity, "severity_rank": r.severity_rank, "explanation": r.explanation,
-                "members": r.members, "anomaly": r.anomaly, "evidence": r.evidence, "count": r.count,
-                "first_seen": r.first_seen, "last_seen": r.last_seen, "status": "new", "status_by": "",
-                "status_at": None, "status_comment": "", "assignee": "", "created_at": now, "updated_at": now,
-            } for r in created]
-            for r, rid in zip(created, _insert_ids(s, alerts_t, rows), strict=True):
+            cols = ("key", "rule_id", "title", "source", "entity", "account", "region", "host", "attack_ids",
+                     "severity", "severity_rank", "explanation", "members", "anomaly", "evidence", "count",
+                     "first_seen", "last_seen", "status", "status_by", "status_at", "status_comment", "assignee",
+                     "created_at", "updated_at")
+            rows = [(
+                r.key, a.rule_id, a.title, a.source, a.entity, a.account, a.region, a.host, a.attack_ids,
+                r.severity, r.severity_rank, r.explanation, r.members, r.anomaly, r.evidence, r.count,
+                r.first_seen, r.last_seen, "new", "", None, "", "", now, now,
+            ) for r in created if (a := r.opened_by) is not None]
+            for r, rid in zip(created, _insert_ids(s, alerts_t, cols, rows), strict=True):
                 r.id = rid
-        changed = [r for rows in groups.values() for r in rows if r.changed and r.new is None]
+        # changed rows in id order (concurrent writers lock rows in one order); JSON columns only where the
+        # batch changed them (evidence, members, anomaly: never None then), the count relative to the stored one
+        changed = sorted((r for rows_of_key in groups.values() for r in rows_of_key if r.changed and r.opened_by is None),
+                         key=_row_id)
         if changed:
-            # the count moves relative to the stored value: a concurrent writer's increment is not lost
-            s.execute(update(alerts_t).where(alerts_t.c.id == bindparam("b_id")).values(
-                count=alerts_t.c.count + bindparam("b_added"), first_seen=bindparam("b_first"),
-                last_seen=bindparam("b_last"), explanation=bindparam("b_explanation"),
-                evidence=bindparam("b_evidence", type_=JSON), severity=bindparam("b_severity"),
-                severity_rank=bindparam("b_rank"), members=bindparam("b_members", type_=JSON),
-                anomaly=bindparam("b_anomaly", type_=JSON), updated_at=bindparam("b_now"),
-            ), [{
-                "b_id": r.id, "b_added": r.count - r.base_count, "b_first": r.first_seen, "b_last": r.last_seen,
-                "b_explanation": r.explanation, "b_evidence": r.evidence, "b_severity": r.severity,
-                "b_rank": r.severity_rank, "b_members": r.members, "b_anomaly": r.anomaly, "b_now": now,
-            } for r in changed])
+            _driver_update(s, alerts_t, (
+                "count", "first_seen", "last_seen", "explanation", "severity", "severity_rank", "updated_at",
+                "evidence", "members", "anomaly",
+            ), [(
+                r.count - r.base_count, r.first_seen, r.last_seen, r.explanation, r.severity, r.severity_rank, now,
+                r.evidence if r.evidence_changed else _KEEP, r.members if r.members_changed else _KEEP,
+                r.anomaly if r.anomaly_changed else _KEEP, r.id,
+            ) for r in changed], relative=("count",), keep=("evidence", "members", "anomaly"))
         if evidence:
             # unique (key, event_id): a concurrent writer's copy of an event raises IntegrityError here
             # the driver's own executemany: one row per alerting event, where SQLAlchemy's per-row parameter
@@ -538,7 +745,7 @@ class AlertStore:
             mark = _param_mark(s)
             s.connection().exec_driver_sql(
                 f'INSERT INTO alert_evidence (alert_id, "key", event_id) VALUES ({mark}, {mark}, {mark})',  # noqa: S608
-                [(r.id, key, eid) for r, key, eid in evidence])
+                [(r.id, key, eid) for r, key, ids in evidence for eid in ids])
         if hits:
             sup_t = cast(Table, SuppressionRow.__table__)
             s.execute(update(sup_t).where(sup_t.c.id == bindparam("b_id")).values(
