@@ -94,3 +94,54 @@ def test_merge_alerts_matches_the_sort_and_fold_reference(seed: int) -> None:
         a.__dict__ for a in untouched if a.count == 1 and len(a.evidence_ids) == 1]  # inputs not changed
     want = reference_merge(copy.deepcopy(untouched), window, limit, explain)
     assert [a.__dict__ for a in got] == [a.__dict__ for a in want]
+
+
+def _events(rnd: random.Random) -> list[Alert]:
+    """Single-event alerts of distinct events, in an order files could hold them (mostly by time, not strictly)."""
+    alerts = []
+    for n in range(rnd.randrange(1, 150)):
+        t = T0 + timedelta(minutes=rnd.randrange(0, 600))
+        alerts.append(Alert(rule_id=rnd.choice(["r1", "r2"]), title="T", severity="high", source="cloudtrail",
+                            explanation=f"x{n}", first_seen=t, last_seen=t, entity=rnd.choice(["p", "q"]),
+                            account="1", evidence=[{"eventID": f"e{n}"}], evidence_ids=[f"e{n}"]))
+    alerts.sort(key=lambda a: a.first_seen + timedelta(minutes=rnd.randrange(-90, 90)))
+    return alerts
+
+
+def _shape(alerts: list[Alert], limit: int) -> list[tuple[Any, ...]]:
+    for a in alerts:
+        assert len(a.evidence) == min(limit, a.count)  # bodies kept up to the limit, each one of its events
+        assert {e["eventID"] for e in a.evidence} <= set(a.evidence_ids)
+    return sorted((a.key(), a.first_seen, a.last_seen, a.count, tuple(sorted(a.evidence_ids))) for a in alerts)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_folding_per_file_then_across_files_gives_the_same_alerts(seed: int) -> None:
+    """What workers do (fold each file's alerts, the parent folds the folded ones again) yields the alerts one
+    process folding every event at once yields: same keys, spans, counts and event ids."""
+    rnd = random.Random(seed)
+    alerts = _events(rnd)
+    window = timedelta(minutes=rnd.choice([10, 60]))
+    limit = rnd.choice([1, 3, 20])
+    cuts = sorted(rnd.sample(range(1, len(alerts)), min(len(alerts) - 1, rnd.randrange(0, 6)))) if len(alerts) > 1 else []
+    files = [alerts[a:b] for a, b in zip([0, *cuts], [*cuts, len(alerts)], strict=True)]
+    at_once = merge_alerts(copy.deepcopy(alerts), window, limit)
+    per_file = [a for chunk in files for a in merge_alerts(copy.deepcopy(chunk), window, limit)]
+    across = merge_alerts(per_file, window, limit, correlations=frozenset({"corr"}))
+    assert _shape(across, limit) == _shape(at_once, limit)
+
+
+def test_folded_pieces_join_only_when_told_which_alerts_are_correlations() -> None:
+    def one(eid: str, minute: int) -> Alert:
+        t = T0 + timedelta(minutes=minute)
+        return Alert(rule_id="r1", title="T", severity="low", source="cloudtrail", explanation="x", first_seen=t,
+                     last_seen=t, entity="p", evidence=[{"eventID": eid}], evidence_ids=[eid])
+
+    pieces = merge_alerts([one("a", 0), one("b", 10)]) + merge_alerts([one("c", 20), one("d", 30)])
+    assert [a.count for a in pieces] == [2, 2]
+    assert [a.count for a in merge_alerts(copy.deepcopy(pieces))] == [2, 2]  # folded alerts pass through
+    joined = merge_alerts(copy.deepcopy(pieces), correlations=frozenset())
+    assert [(a.count, a.evidence_ids, a.first_seen, a.last_seen) for a in joined] == [
+        (4, ["a", "b", "c", "d"], T0, T0 + timedelta(minutes=30))]
+    corr = merge_alerts(copy.deepcopy(pieces), correlations=frozenset({"r1"}))
+    assert [a.count for a in corr] == [2, 2]  # a correlation's alerts are never folded together

@@ -26,7 +26,7 @@ import signal
 import threading
 import time as _time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -364,7 +364,8 @@ _first_seen = attrgetter("first_seen")
 
 def merge_alerts(alerts: Iterable[Alert], window: timedelta = timedelta(hours=1),
                  evidence_limit: int = MERGE_EVIDENCE,
-                 explain: Callable[[Alert, Mapping[str, Any]], str] | None = None) -> list[Alert]:
+                 explain: Callable[[Alert, Mapping[str, Any]], str] | None = None,
+                 correlations: Container[str] | None = None) -> list[Alert]:
     """Fold single-event alerts of one group key into fewer alerts, as the store would group them.
 
     The store joins an alert to an open row of its key whose last_seen is within `window` of it; folding
@@ -374,11 +375,16 @@ def merge_alerts(alerts: Iterable[Alert], window: timedelta = timedelta(hours=1)
     many on a new row, and would have kept that many from the one-by-one adds); all event ids stay.
     `explain` fills the explanation of alerts that arrive without one (a Detector with explain=False), from
     the newest event folded in: one explanation per folded alert instead of one per event.
+    `correlations`: the correlation rule ids, when the input also holds alerts already folded (a worker folds
+    its file's alerts): every other alert is then folded too, as the span of events it is, so the result does
+    not depend on how files were spread over workers (chains of gaps within the window are the same whatever
+    the pieces). Without it only single-event alerts fold.
     """
     out: list[Alert] = []
-    by_key: dict[str, list[Alert]] = {}  # single-event alerts by group key, in input order
+    by_key: dict[str, list[Alert]] = {}  # foldable alerts by group key, in input order
     for alert in alerts:
-        if alert.count == 1 and len(alert.evidence_ids) == 1:
+        if (alert.count == 1 and len(alert.evidence_ids) == 1) or (
+                correlations is not None and alert.rule_id not in correlations and alert.evidence_ids):
             key = alert.key()
             group = by_key.get(key)
             if group is None:
@@ -398,13 +404,25 @@ def merge_alerts(alerts: Iterable[Alert], window: timedelta = timedelta(hours=1)
         ids: set[str] = set()
         for alert in group:
             if current is not None and alert.first_seen - current.last_seen <= window:
-                eid = alert.evidence_ids[0]
-                if eid in ids:
-                    continue
-                ids.add(eid)
-                current.evidence_ids.append(eid)
-                if len(current.evidence) < evidence_limit:
-                    current.evidence.extend(alert.evidence)
+                if len(alert.evidence_ids) == 1:
+                    eid = alert.evidence_ids[0]
+                    if eid in ids:
+                        continue
+                    ids.add(eid)
+                    current.evidence_ids.append(eid)
+                    if len(current.evidence) < evidence_limit:
+                        current.evidence.extend(alert.evidence)
+                else:  # a folded span: its evidence bodies belong to its first event ids, in order
+                    fresh = [i for i in dict.fromkeys(alert.evidence_ids) if i not in ids]
+                    if not fresh:
+                        continue
+                    known = ids.copy()
+                    ids.update(fresh)
+                    current.evidence_ids.extend(fresh)
+                    room = evidence_limit - len(current.evidence)
+                    if room > 0:
+                        current.evidence.extend([ev for ev, eid in zip(alert.evidence, alert.evidence_ids, strict=False)
+                                                 if eid not in known][:room])
                 current.count = len(current.evidence_ids)
                 if alert.last_seen >= current.last_seen:
                     current.last_seen = alert.last_seen
@@ -504,7 +522,7 @@ class Ingest:
             for a in self._batch_alerts:  # firings: a worker's folded alert counts each event it folded
                 s.alerts_by_severity[a.severity] += 1 if a.rule_id in correlations else len(a.evidence_ids) or 1
             s.alert_ids.update(self.alerts.add(merge_alerts(self._batch_alerts, self.alerts.window, self.alerts.evidence_limit,
-                                                            self.detect.detector.explain_alert)))
+                                                            self.detect.detector.explain_alert, correlations)))
         stored = _time.perf_counter()
         marks = []
         for item, result in self._batch:
