@@ -22,6 +22,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import multiprocessing
+import queue
 import signal
 import threading
 import time as _time
@@ -443,6 +444,53 @@ def merge_alerts(alerts: Iterable[Alert], window: timedelta = timedelta(hours=1)
     return out
 
 
+@dataclass
+class _CommitJob:
+    alerts: list[Alert]
+    marks: list[Mark]
+    saver: Callable[[Session], None] | None  # the correlation snapshot, written in the checkpoint's transaction
+    saved_changes: int | None  # the detector's change count that snapshot holds (None: no snapshot written)
+
+
+class _Committer:
+    """Stores batches (alerts, then checkpoint) in one thread, in submission order, while the main loop keeps
+    the worker processes fed. Bounded: one batch waits while one is stored, then `submit` blocks. After a
+    failure nothing later is stored (those files are not checkpointed and are read again next run), and the
+    error is raised in the main thread at the next submit or at `close`."""
+
+    def __init__(self, store: Callable[[_CommitJob], None]) -> None:
+        self._store = store
+        self._jobs: queue.Queue[_CommitJob | None] = queue.Queue(maxsize=1)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="cloudwarden-ingest-commit", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            if self._error is not None:
+                continue
+            try:
+                self._store(job)
+            except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which raises it
+                self._error = exc
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def submit(self, job: _CommitJob) -> None:
+        self._raise()
+        self._jobs.put(job)
+
+    def close(self) -> None:
+        self._jobs.put(None)
+        self._thread.join()
+        self._raise()
+
+
 class Ingest:
     """Runs one source through the pipeline; reusable for follow/SQS loops."""
 
@@ -471,6 +519,8 @@ class Ingest:
         # correlation windows survive a restart: restored here, saved with each batch's checkpoint (_flush)
         self.correlations = CorrelationStore(state)
         self._saved_changes = self._saving = -1
+        self._committer: _Committer | None = None  # worker mode: batches stored in a thread
+        self._summary_lock = threading.Lock()
         self._restore_correlations()
         self.progress = progress
         self._stop = threading.Event()
@@ -511,21 +561,22 @@ class Ingest:
             self._flush()
 
     def _flush(self) -> None:
-        """Steps 3-4 for the queued items: their alerts, then their checkpoint rows (one transaction each)."""
+        """Steps 3-4 for the queued items: their alerts, then their checkpoint rows (one transaction each).
+
+        The per-file accounting and the correlation snapshot (the windows after exactly these files) happen
+        here; storing happens here too, or, with worker processes, in the committer thread (`_Committer`), so
+        the workers are kept fed while a batch of alerts is written."""
         self._last_flush = _time.monotonic()
         if not self._batch:
             return
+        batch, alerts = self._batch, self._batch_alerts
+        self._batch, self._batch_alerts = [], []
         s = self.summary
-        started = _time.perf_counter()
-        if self._batch_alerts:
-            correlations = self.detect.correlation_ids
-            for a in self._batch_alerts:  # firings: a worker's folded alert counts each event it folded
-                s.alerts_by_severity[a.severity] += 1 if a.rule_id in correlations else len(a.evidence_ids) or 1
-            s.alert_ids.update(self.alerts.add(merge_alerts(self._batch_alerts, self.alerts.window, self.alerts.evidence_limit,
-                                                            self.detect.detector.explain_alert, correlations)))
-        stored = _time.perf_counter()
+        correlations = self.detect.correlation_ids
+        for a in alerts:  # firings: a worker's folded alert counts each event it folded
+            s.alerts_by_severity[a.severity] += 1 if a.rule_id in correlations else len(a.evidence_ids) or 1
         marks = []
-        for item, result in self._batch:
+        for item, result in batch:
             if result.retry:
                 s.files_retry += 1
                 s.add_problem(item.key, "file", f"not read, will retry: {result.retry}")
@@ -541,15 +592,29 @@ class Ingest:
             s.files_processed += 1
             marks.append(Mark(item.key, item.etag, result.end_offset, result.events, result.problems))
         saver = self._correlation_saver()
-        self.checkpoint.mark_many(marks, also=saver)
-        if saver is not None and marks:
-            self._saved_changes = self._saving
-        s.store_seconds += stored - started
-        s.checkpoint_seconds += _time.perf_counter() - stored
-        self._batch = []
-        self._batch_alerts = []
+        job = _CommitJob(alerts, marks, saver, self._saving if saver is not None and marks else None)
+        if self._committer is not None:
+            self._committer.submit(job)
+        else:
+            self._store(job)
         if self.progress is not None:
             self.progress(s)
+
+    def _store(self, job: _CommitJob) -> None:
+        """Steps 3 and 4 of one batch, in this order: a crash between them re-stores the alerts (idempotent)."""
+        started = _time.perf_counter()
+        ids: list[int] = []
+        if job.alerts:
+            ids = self.alerts.add(merge_alerts(job.alerts, self.alerts.window, self.alerts.evidence_limit,
+                                               self.detect.detector.explain_alert, self.detect.correlation_ids))
+        stored = _time.perf_counter()
+        self.checkpoint.mark_many(job.marks, also=job.saver)
+        with self._summary_lock:
+            self.summary.alert_ids.update(ids)
+            if job.saved_changes is not None:
+                self._saved_changes = max(self._saved_changes, job.saved_changes)
+            self.summary.store_seconds += stored - started
+            self.summary.checkpoint_seconds += _time.perf_counter() - stored
 
     # -- correlation state (cloudwarden.detect.correlation_store) ------------------------------------------
     close_lag = timedelta(minutes=15)  # CloudTrail delivers events up to ~15 min late: windows close after that
@@ -608,7 +673,12 @@ class Ingest:
         try:
             self._run_items(items)
         finally:
-            self._flush()  # what finished is committed even when stopping or failing
+            try:
+                self._flush()  # what finished is committed even when stopping or failing
+            finally:
+                committer, self._committer = self._committer, None
+                if committer is not None:
+                    committer.close()  # every submitted batch stored (or its error raised) before going on
         self._close_windows()
 
     def _run_items(self, items: list[WorkItem]) -> None:
@@ -633,7 +703,7 @@ class Ingest:
         # Results are taken in submission order (files sorted, so roughly time order), not completion order:
         # the parent's Detector then sees correlation events in the same order as a single worker would.
         pending: deque[tuple[Future[ItemResult], WorkItem]] = deque()
-        queue = iter(todo)
+        upcoming = iter(todo)
         limit = workers * 3  # bounded: never more than this many files in flight
         with ProcessPoolExecutor(
             max_workers=workers, mp_context=ctx, initializer=_worker_init, initargs=(str(self.lake.root), self.options)
@@ -641,12 +711,16 @@ class Ingest:
             try:
                 while True:
                     while len(pending) < limit and not self._stop.is_set():
-                        item = next(queue, None)
+                        item = next(upcoming, None)
                         if item is None:
                             break
                         pending.append((pool.submit(_worker_run, item), item))
                     if not pending:
                         break
+                    if self._committer is None and len(getattr(pool, "_processes", None) or ()) >= workers:
+                        # started once the pool has forked all its workers: never fork beside a running thread
+                        # (CPython's pool spawns lazily; without that attribute batches are stored inline)
+                        self._committer = _Committer(self._store)
                     fut, item = pending.popleft()
                     result = fut.result()
                     self._commit(item, result, self._detect_matched(result))
