@@ -16,7 +16,7 @@ from cloudwarden.cli.common import EXIT_ERROR, cli_errors, console, err_console,
 from cloudwarden.cli.scan import _formats
 from cloudwarden.compliance.report import build_report, output_paths, write_reports
 from cloudwarden.compliance.report.terminal import print_summary
-from cloudwarden.compliance.service import normalise_frameworks
+from cloudwarden.compliance.service import normalise_frameworks, report_stem
 from cloudwarden.compliance.store import ScanStore
 
 # A group (main.py adds it with add_typer) that takes a positional SCAN and options in any order.
@@ -50,7 +50,7 @@ def report(
         data = build_report(scan, previous)
         if "terminal" in formats:
             print_summary(data, console)
-        stem = f"cloudwarden-{scan.finished_at.strftime('%Y%m%dT%H%M%SZ')}-{scan.scan_id[:8]}"
+        stem = report_stem(scan)
         written = write_reports(data, output_paths(formats, out, s.home_path / "reports", stem))
         for f, path in written.items():
             err_console.print(f"wrote {f}: {path}", markup=False, highlight=False)

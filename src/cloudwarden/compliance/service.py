@@ -33,6 +33,13 @@ class ScanRequest:
     max_workers: int = 16
 
 
+def report_stem(scan_: ScanRecord) -> str:
+    """Report file name without extension: names sort in the order scans finished, even several a second
+    (`scan --every 1s`), and two scans never share one."""
+    finished = scan_.finished_at
+    return f"cloudwarden-{finished.strftime('%Y%m%dT%H%M%S')}{finished.microsecond // 1000:03d}Z-{scan_.scan_id[:8]}"
+
+
 def normalise_frameworks(values: list[str]) -> list[str]:
     out: list[str] = []
     for raw in values:
@@ -146,6 +153,6 @@ def finish_scan(
         store.save(scan_)
         previous = store.previous(scan_)
     data = build_report(scan_, previous)
-    stem = stem or f"cloudwarden-{scan_.finished_at.strftime('%Y%m%dT%H%M%SZ')}-{scan_.scan_id[:8]}"
+    stem = stem or report_stem(scan_)
     written = write_reports(data, output_paths(formats, out, default_dir, stem))
     return ScanOutcome(data, written, exit_code_for(data, fail_on), blocking_controls(data, fail_on))

@@ -57,3 +57,17 @@ def test_option_parsing() -> None:
     assert normalise_frameworks(["cis-7.0.0", "soc2,pci", "hipaa", "soc2"]) == ["cis-7.0", "soc2", "pci-4.0", "hipaa"]
     assert runner_framework(["cis-7.0", "soc2"]) == "cis-7.0"
     assert runner_framework(["cis-3.0", "soc2"]) is None
+
+
+def test_report_names_sort_in_finish_order_within_one_second() -> None:
+    """`scan --every 1s` can finish two scans in one second: their report files must still sort by time."""
+    from datetime import UTC, datetime
+
+    from cloudwarden.compliance.service import report_stem
+
+    first, second = make_scan(), make_scan()
+    first.finished_at = datetime(2026, 1, 1, 12, 0, 0, 900_000, tzinfo=UTC)
+    second.finished_at = datetime(2026, 1, 1, 12, 0, 0, 950_000, tzinfo=UTC)
+    first.scan_id, second.scan_id = "ffffffff" + "0" * 24, "00000000" + "0" * 24  # ids sort the other way
+    assert sorted([report_stem(second), report_stem(first)]) == [report_stem(first), report_stem(second)]
+    assert report_stem(first) == "cloudwarden-20260101T120000900Z-ffffffff"
