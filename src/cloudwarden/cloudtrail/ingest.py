@@ -140,7 +140,7 @@ class IngestOptions:
     region_name: str = ""
     max_passes: int = 0  # follow mode: stop after this many polls (0 = until interrupted); for tests
     batch_files: int = 128  # commit alerts + checkpoint after this many files ...
-    batch_alerts: int = 20_000  # ... or this many alerts (bounds memory) ...
+    batch_alerts: int = 20_000  # ... or this many alerting events (bounds memory) ...
     batch_seconds: float = 5.0  # ... or this long (bounds alert latency), whichever comes first
 
 
@@ -526,6 +526,7 @@ class Ingest:
         self._stop = threading.Event()
         self._batch: list[tuple[WorkItem, ItemResult]] = []
         self._batch_alerts: list[Alert] = []
+        self._batch_firings = 0  # events that fired: the same count whether workers folded their alerts or not
         self._last_flush = _time.monotonic()
 
     def stop(self) -> None:
@@ -553,9 +554,10 @@ class Ingest:
         """Queue a processed item; steps 3-4 happen in `_flush`, for a batch of items at once."""
         self._batch.append((item, result))
         self._batch_alerts.extend(alerts)
+        self._batch_firings += sum(len(a.evidence_ids) or 1 for a in alerts)
         if (
             len(self._batch) >= self.options.batch_files
-            or len(self._batch_alerts) >= self.options.batch_alerts
+            or self._batch_firings >= self.options.batch_alerts
             or _time.monotonic() - self._last_flush >= self.options.batch_seconds
         ):
             self._flush()
@@ -570,7 +572,7 @@ class Ingest:
         if not self._batch:
             return
         batch, alerts = self._batch, self._batch_alerts
-        self._batch, self._batch_alerts = [], []
+        self._batch, self._batch_alerts, self._batch_firings = [], [], 0
         s = self.summary
         correlations = self.detect.correlation_ids
         for a in alerts:  # firings: a worker's folded alert counts each event it folded
@@ -769,10 +771,10 @@ class Ingest:
         opts = self.options
         if not isinstance(self.source, S3Source):
             raise CloudwardenError("--sqs-url needs an s3:// source", source=opts.sqs_url)
-        queue = SqsNotifications(opts.sqs_url, opts.endpoint_url, opts.region_name)
+        notifications = SqsNotifications(opts.sqs_url, opts.endpoint_url, opts.region_name)
         passes = 0
         while not self._stop.is_set():
-            notes = queue.receive(wait_seconds=0 if opts.max_passes else 10)
+            notes = notifications.receive(wait_seconds=0 if opts.max_passes else 10)
             passes += 1
             for note in notes:
                 items = []
@@ -787,7 +789,7 @@ class Ingest:
                 self.run_items(items)
                 if self._stop.is_set():
                     return  # the message stays: redelivered, and the checkpoint skips what was done
-                queue.delete(note.receipt_handle)
+                notifications.delete(note.receipt_handle)
             if opts.max_passes and passes >= opts.max_passes:
                 return
 
