@@ -7,13 +7,17 @@ files: files re-read after a crash add their events again, and nothing is counte
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Integer, LargeBinary, String, delete, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from cloudwarden.detect.engine import Detector, RestoreResult
 from cloudwarden.store.state import Base, StateStore
+
+log = logging.getLogger("cloudwarden.detect")
 
 
 class CorrelationSnapshot(Base):
@@ -57,3 +61,33 @@ class CorrelationStore:
         """Restore the source's saved windows into the detector; None when nothing was saved."""
         data = self.load(source)
         return detector.restore(data) if data is not None else None
+
+
+class SavedWindows:
+    """One long-running detector's windows under one key (a server's pipelines): restored once, saved only
+    when they changed. Database errors are logged, never raised: the events and alerts are stored either way,
+    only the windows would miss a restart."""
+
+    def __init__(self, state: StateStore, key: str, what: str) -> None:
+        self.store = CorrelationStore(state)
+        self.key = key
+        self.what = what  # names the pipeline in log lines
+        self._saved = -1  # the detector's change count last saved (or restored)
+
+    def restore(self, detector: Detector) -> None:
+        try:
+            self.store.restore_into(detector, self.key)  # unreadable data: logged, windows start empty
+        except SQLAlchemyError as exc:
+            log.warning("%s correlation windows not restored: %s", self.what, exc)
+        self._saved = detector.changes
+
+    def save(self, detector: Detector) -> None:
+        if detector.changes == self._saved:
+            return
+        changes = detector.changes
+        try:
+            self.store.save(self.key, detector.snapshot())
+        except SQLAlchemyError as exc:
+            log.warning("%s correlation windows not saved: %s", self.what, exc)
+            return
+        self._saved = changes

@@ -15,8 +15,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from cloudwarden.config import Settings
 from cloudwarden.errors import ConfigError, InputError
 from cloudwarden.notify.dispatcher import Notifier
@@ -103,7 +101,7 @@ class ServerContext:
                                  on_send=lambda ch, outcome: self.metrics.notify_sent.labels(channel=ch, outcome=outcome).inc())
         self._detector: Any = None
         self._detector_error = ""
-        self._push_windows_saved = -1
+        self._push_windows: Any = None  # SavedWindows of the push endpoint's detector
         self._detector_lock = threading.Lock()
         self.scheduler: Any = None
         self.host_ingest: Any = None
@@ -151,26 +149,14 @@ class ServerContext:
 
     def _restore_push_windows(self, det: Any) -> None:
         """Correlation windows of pushed CloudTrail survive a server restart (as the CLI ingest's do)."""
-        if not det.ruleset.correlations:
-            return
-        store = load("cloudwarden.detect.correlation_store", "CorrelationStore")(self.state)
-        try:
-            store.restore_into(det, CLOUDTRAIL_PUSH_WINDOWS)  # unreadable data: logged, windows start empty
-        except SQLAlchemyError as exc:
-            log.warning("pushed CloudTrail correlation windows not restored", extra={"fields": {"error": str(exc)}})
-        self._push_windows_saved = det.changes
+        if det.ruleset.correlations:
+            self._push_windows = load("cloudwarden.detect.correlation_store", "SavedWindows")(
+                self.state, CLOUDTRAIL_PUSH_WINDOWS, "pushed CloudTrail")
+            self._push_windows.restore(det)
 
     def _save_push_windows(self, det: Any) -> None:
-        if not det.ruleset.correlations or det.changes == self._push_windows_saved:
-            return
-        changes = det.changes
-        store = load("cloudwarden.detect.correlation_store", "CorrelationStore")(self.state)
-        try:
-            store.save(CLOUDTRAIL_PUSH_WINDOWS, det.snapshot())
-        except SQLAlchemyError as exc:  # the events and alerts are stored; only the windows would miss a restart
-            log.warning("pushed CloudTrail correlation windows not saved", extra={"fields": {"error": str(exc)}})
-            return
-        self._push_windows_saved = changes
+        if self._push_windows is not None and det.ruleset.correlations:
+            self._push_windows.save(det)
 
     def reload_rules(self) -> None:
         with self._detector_lock:

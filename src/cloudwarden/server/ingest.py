@@ -28,7 +28,6 @@ from typing import Any
 import msgspec
 import orjson
 from fastapi import APIRouter, HTTPException, Request
-from sqlalchemy.exc import SQLAlchemyError
 
 from cloudwarden.config import Settings
 from cloudwarden.errors import AuthError, CloudwardenError
@@ -139,7 +138,7 @@ class HostIngest:
                 log.warning("host detection unavailable: %s", self.detector_error)
         self._alert_sink = alert_sink
         self.auth_ctx = AuthContext()
-        self._windows_saved = -1
+        self._windows: Any = None  # SavedWindows once restored
         self._restore_windows()
         self.stats = {"batches": 0, "events": 0, "duplicates": 0, "alerts": 0, "rejected": 0}
 
@@ -161,30 +160,16 @@ class HostIngest:
     def _restore_windows(self) -> None:
         if not self._persisted():
             return
-        from cloudwarden.detect.correlation_store import CorrelationStore
+        from cloudwarden.detect.correlation_store import SavedWindows
 
-        det: Any = self.detector
-        try:
-            CorrelationStore(self.state).restore_into(det, HOST_WINDOWS_KEY)  # bad data: logged, starts empty
-        except SQLAlchemyError as exc:
-            log.warning("host correlation windows not restored: %s", exc)
-        self._windows_saved = det.changes
+        self._windows = SavedWindows(self.state, HOST_WINDOWS_KEY, "host")
+        self._windows.restore(self.detector)
 
     def save_windows(self) -> None:
         """Save the correlation windows if they changed. Called before a batch's spool mark is advanced:
         a crash in between makes the agent resend the batch, whose events count once (event ids)."""
-        det: Any = self.detector
-        if not self._persisted() or det.changes == self._windows_saved:
-            return
-        from cloudwarden.detect.correlation_store import CorrelationStore
-
-        changes = det.changes
-        try:
-            CorrelationStore(self.state).save(HOST_WINDOWS_KEY, det.snapshot())
-        except SQLAlchemyError as exc:  # the events are stored; only their windows would miss a restart
-            log.warning("host correlation windows not saved: %s", exc)
-            return
-        self._windows_saved = changes
+        if self._windows is not None and self._persisted():
+            self._windows.save(self.detector)
 
     def close_windows(self) -> list[Alert]:
         """"Fewer than" windows that ended before now less the agents' usual delivery delay."""
