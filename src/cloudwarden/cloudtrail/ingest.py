@@ -417,13 +417,13 @@ def merge_alerts(alerts: Iterable[Alert], window: timedelta = timedelta(hours=1)
                     fresh = [i for i in dict.fromkeys(alert.evidence_ids) if i not in ids]
                     if not fresh:
                         continue
-                    known = ids.copy()
                     ids.update(fresh)
                     current.evidence_ids.extend(fresh)
                     room = evidence_limit - len(current.evidence)
                     if room > 0:
+                        new_ids = set(fresh)  # not a copy of `ids`, which grows with the chain
                         current.evidence.extend([ev for ev, eid in zip(alert.evidence, alert.evidence_ids, strict=False)
-                                                 if eid not in known][:room])
+                                                 if eid in new_ids][:room])
                 current.count = len(current.evidence_ids)
                 if alert.last_seen >= current.last_seen:
                     current.last_seen = alert.last_seen
