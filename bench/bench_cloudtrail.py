@@ -60,6 +60,16 @@ def sigma_cloudtrail_rules(extra: list[Path] | None = None) -> list[Path]:
     return sorted(found)
 
 
+def _generator_sandbox(script: Path) -> tuple[Path, Path]:
+    """A temporary copy of the corpus generator in a bench/ folder beside an empty data/ folder (the generator
+    reads ../data/cloudtrail relative to itself); returns (sandbox, script copy)."""
+    sandbox = Path(tempfile.mkdtemp(prefix="cw-corpus-tool-"))
+    (sandbox / "bench").mkdir()
+    (sandbox / "data").mkdir()
+    shutil.copy(script, sandbox / "bench" / script.name)
+    return sandbox, sandbox / "bench" / script.name
+
+
 def build_corpus(out: Path, events: int, benign_weight: int | None = None) -> dict[str, object]:
     """benign_weight None: the issue's corpus (../shared/data when present); a number: our own pool with
     that many copies of each benign record per attack record."""
@@ -69,25 +79,18 @@ def build_corpus(out: Path, events: int, benign_weight: int | None = None) -> di
     sandbox: Path | None = None
     if data.is_dir() and benign_weight is None and SHARED_DATA != SHARED / "data":
         # CLOUDWARDEN_SHARED_DATA: the same generator beside another copy of the labeled data
-        sandbox = Path(tempfile.mkdtemp(prefix="cw-corpus-tool-"))
-        (sandbox / "bench").mkdir(parents=True, exist_ok=True)
-        (sandbox / "data").mkdir(parents=True, exist_ok=True)
-        shutil.copy(script, sandbox / "bench" / script.name)
+        sandbox, script = _generator_sandbox(script)
         (sandbox / "data" / "cloudtrail").symlink_to(data.resolve(), target_is_directory=True)
-        script = sandbox / "bench" / script.name
     elif not data.is_dir() or benign_weight is not None:
         weight = benign_weight or 6
         # same generator, our own record pool (the labeled data is absent on this machine)
         from tests.cloudtrail.factory import bench_pool
 
-        sandbox = Path(tempfile.mkdtemp(prefix="cw-corpus-tool-"))
-        (sandbox / "bench").mkdir(parents=True, exist_ok=True)
-        (sandbox / "data" / "cloudtrail" / "pool").mkdir(parents=True, exist_ok=True)
-        shutil.copy(script, sandbox / "bench" / script.name)
+        sandbox, script = _generator_sandbox(script)
+        (sandbox / "data" / "cloudtrail" / "pool").mkdir(parents=True)
         with open(sandbox / "data" / "cloudtrail" / "pool" / "records.jsonl", "w") as fh:
             for rec in bench_pool(weight):
                 fh.write(json.dumps(rec) + "\n")
-        script = sandbox / "bench" / script.name
         note = (
             f"records resampled from tests/cloudtrail/factory.py bench_pool(benign x{weight} + each attack record once)"
             + ("" if data.is_dir() else "; ../shared/data/cloudtrail is absent")
