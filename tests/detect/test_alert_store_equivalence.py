@@ -168,3 +168,26 @@ def test_two_bulk_writers_on_shared_rows_store_every_event_once(tmp_path: Path, 
     assert sum(a.count for a in listed) == 300 and len(listed) == 5
     ids = [eid for a in listed for eid in (stores[0].get(a.id) or a).evidence_ids]
     assert sorted(ids) == sorted(e[0] for e in events)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_key_with_many_windows_in_one_batch_joins_as_the_reference_does(tmp_path: Path, seed: int) -> None:
+    """Past 16 rows of one key in a batch the store finds the newest joinable row through an index by
+    last_seen instead of a scan; spans out of order, overlapping and tied must join the same rows."""
+    rnd = random.Random(2000 + seed)
+    bulk = AlertStore(open_store(f"sqlite:///{tmp_path / 'bulk.db'}"))
+    ref = AlertStore(open_store(f"sqlite:///{tmp_path / 'ref.db'}"))
+    n = 0
+    for _round in range(3):
+        batch = []
+        for _ in range(rnd.randrange(60, 160)):
+            n += 1
+            t = T0 + timedelta(minutes=rnd.choice([rnd.randrange(0, 40000), 90 * rnd.randrange(0, 400)]))
+            span = timedelta(minutes=rnd.choice([0, 0, 30, 200]))
+            batch.append(Alert(rule_id="r-1", title="T", severity="low", source="cloudtrail", explanation=f"#{n}",
+                               first_seen=t, last_seen=t + span, entity="arn:aws:iam::1:user/alice",
+                               account="111122223333", evidence=[{"eventID": f"e{n}"}], evidence_ids=[f"e{n}"]))
+        got = bulk.add_each(batch, now=T0)
+        assert got == ref._add_one_by_one(batch, T0.replace(tzinfo=None))
+    assert len(set(got)) > 16  # the index path was taken
+    assert _same(_snapshot(bulk), _snapshot(ref))
