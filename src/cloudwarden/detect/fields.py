@@ -4,6 +4,15 @@ Sigma field names such as `userIdentity.sessionContext.sessionIssuer.userName` a
 objects; a literal key containing dots (flat host events) wins over the nested walk. Lists along the path
 fan out, so `requestParameters.bucketPolicy.Statement.Principal` yields the principal of every statement.
 A JSON object kept as a string (IAM `policyDocument`) is decoded when the path needs to go inside it.
+
+Derived fields: a few values rules need that CloudTrail does not write as a field of their own are computed
+from the record when the path is absent (a real value at that path always wins). They live under the record
+key they derive from, so presence checks on the first path element still hold, and have three or more
+parts, so no caller inlines them as plain dict lookups:
+- `userIdentity.sessionContext.sessionName`: the session name of an `AssumedRole` or `FederatedUser`
+  identity (the last `/` part of its ARN, else the part after `:` of its principalId), as normalisation's
+  `session_name`. Lets a rule compare it with another field (`|fieldref`), e.g. a role session named
+  after the IAM user whose password it changes.
 """
 
 from __future__ import annotations
@@ -55,8 +64,42 @@ def _walk(event: Mapping[str, Any], parts: list[str]) -> Any:
     return current[0] if len(current) == 1 else current
 
 
+SESSION_NAME = "userIdentity.sessionContext.sessionName"
+_SESSION_KINDS = ("AssumedRole", "FederatedUser")
+
+
+def session_name(event: Mapping[str, Any]) -> Any:
+    """The session name of the event's role or federated session, or MISSING (IAM users, root, services)."""
+    identity = event.get("userIdentity")
+    if not isinstance(identity, Mapping) or identity.get("type") not in _SESSION_KINDS:
+        return MISSING
+    arn = identity.get("arn")
+    if isinstance(arn, str) and "/" in arn:  # assumed-role/<role>/<session>, federated-user/<name>
+        name = arn.rsplit("/", 1)[1]
+    else:
+        principal = identity.get("principalId")  # <role id>:<session>, <account>:<name>
+        name = principal.split(":", 1)[1] if isinstance(principal, str) and ":" in principal else ""
+    return name or MISSING
+
+
+DERIVED: dict[str, Getter] = {SESSION_NAME: session_name}
+
+
 def compile_getter(field: str) -> Getter:
     """A function returning the field's value (a list when the path fans out) or MISSING."""
+    derive = DERIVED.get(field)
+    if derive is not None:
+        get_path = _compile_path(field)
+
+        def get_derived(event: Mapping[str, Any]) -> Any:
+            value = get_path(event)
+            return derive(event) if value is MISSING else value
+
+        return get_derived
+    return _compile_path(field)
+
+
+def _compile_path(field: str) -> Getter:
     if "." not in field:
 
         def get_plain(event: Mapping[str, Any]) -> Any:
@@ -144,7 +187,7 @@ def iter_all_leaves(event: Any) -> Iterator[Any]:
 def as_text(value: Any) -> str | None:
     """The text a string matcher compares with; None for null values."""
     if value.__class__ is str:
-        return value  # type: ignore[no-any-return]
+        return value
     if value is None or value is MISSING:
         return None
     if value is True:
