@@ -311,3 +311,22 @@ def test_add_each_says_where_each_alert_went(store: AlertStore) -> None:
                           alert("y1", rule="r-2")], now=T0)
     assert got[1] is None and got[0] == got[2] and got[3] not in (None, got[0])
     assert store.add_each([alert("x3", 1)], now=T0) == [got[0]]  # a replay names the alert holding the event
+
+
+def test_evidence_sent_serialised_is_stored_and_suppressed_like_the_event(store: AlertStore) -> None:
+    """An ingest worker sends evidence as JSON bytes (`json_bytes`): stored as the same event, and a resource
+    suppression still sees its resources."""
+    from cloudwarden.store.state import json_bytes
+
+    store.suppress(reason="lab trail", created_by="ops", resource="arn:aws:cloudtrail:*:trail/lab", now=T0)
+    lab = alert("w1")
+    lab.evidence = [json_bytes({"eventID": "w1", "resources": [{"ARN": "arn:aws:cloudtrail:us-east-1:1:trail/lab"}]})
+                    or b""]
+    assert store.add([lab], now=T0) == []
+    sent, plain = alert("w2"), alert("w3", minute=1)
+    event = dict(sent.evidence[0])  # type: ignore[arg-type]
+    sent.evidence = [json_bytes(event) or b""]
+    [aid] = store.add([sent, plain], now=T0)
+    stored = store.get(aid)
+    assert stored is not None and stored.count == 2
+    assert stored.evidence == [event, plain.evidence[0]]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cloudwarden.models.alert import Alert
+from cloudwarden.models.alert import Alert, Evidence
 
 SEVERITIES = (("critical", 0.8), ("high", 0.6), ("medium", 0.4), ("low", 0.0))
 
@@ -149,7 +149,7 @@ def to_alert(incident: Incident, value: float, window: int = 3600) -> Alert:
     detector = "baseline:" + ("host-group" if incident.source == "baseline-host" else "cloud-principal")
     members = sorted(incident.members) if incident.members else []
     title_entity = f"{len(members)} hosts of group {incident.group}" if len(members) > 1 else incident.label
-    evidence = [
+    evidence: list[Evidence] = [
         {
             "detector": s.detector,
             "family": s.family,

@@ -52,9 +52,9 @@ from cloudwarden.cloudtrail.sources import (
 )
 from cloudwarden.detect.correlation_store import CorrelationStore
 from cloudwarden.errors import AwsError, CloudwardenError, SourceUnavailable
-from cloudwarden.models.alert import Alert
+from cloudwarden.models.alert import Alert, evidence_event
 from cloudwarden.store.lake import API_COLUMNS, API_SCHEMA, API_TABLE, Lake
-from cloudwarden.store.state import StateStore
+from cloudwarden.store.state import StateStore, json_bytes
 
 MAX_PROBLEMS_KEPT = 200  # in the summary; every one is counted, the first ones per file recorded in the checkpoint
 MAX_ITEM_PROBLEMS = 1000  # described per file (a hostile file of a million bad lines stays small in memory)
@@ -322,6 +322,7 @@ def process_item(
     if alerts and split is not None and detect is not None:
         # a worker folds and explains its file's alerts itself: in parallel, and fewer, smaller alerts to pickle
         result.alerts = merge_alerts(alerts, explain=detect.detector.explain_alert)
+        _serialise_evidence(result.alerts)
     if len(problems) > MAX_ITEM_PROBLEMS:
         result.more_problems = len(problems) - MAX_ITEM_PROBLEMS
         del problems[MAX_ITEM_PROBLEMS:]
@@ -339,6 +340,15 @@ def process_item(
         result.events += len(rows)
     result.seconds = _time.perf_counter() - started
     return result
+
+
+def _serialise_evidence(alerts: list[Alert]) -> None:
+    """Evidence events as the JSON the alert store will write (`json_bytes`): the parent then unpickles bytes
+    instead of whole event dicts, and writes them as they are. Unpickling the workers' evidence and
+    serialising it again cost the parent, the one process every alert goes through, more than a second per
+    100,000 events on alert-heavy input. An event the fast serialiser refuses stays a dict."""
+    for alert in alerts:
+        alert.evidence = [(json_bytes(ev) or ev) if isinstance(ev, dict) else ev for ev in alert.evidence]
 
 
 # ---------------------------------------------------------------------------------------------- workers
@@ -440,7 +450,7 @@ def merge_alerts(alerts: Iterable[Alert], window: timedelta = timedelta(hours=1)
             if not folded.explanation:
                 source = newest.get(id(folded), folded)
                 if source.evidence:
-                    folded.explanation = explain(source, source.evidence[0])
+                    folded.explanation = explain(source, evidence_event(source.evidence[0]))
     return out
 
 

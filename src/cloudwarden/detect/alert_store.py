@@ -79,7 +79,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from cloudwarden.errors import InputError, StoreError
-from cloudwarden.models.alert import SEVERITY_ORDER, Alert
+from cloudwarden.models.alert import SEVERITY_ORDER, Alert, Evidence, evidence_event
 from cloudwarden.store.state import Base, StateStore
 
 STATUSES = ("new", "acknowledged", "resolved")
@@ -123,7 +123,7 @@ class AlertRow(Base):
     attack_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     members: Mapped[list[str]] = mapped_column(JSON, default=list)
     anomaly: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
-    evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    evidence: Mapped[list[Evidence]] = mapped_column(JSON, default=list)
     count: Mapped[int] = mapped_column(Integer, default=1)
     first_seen: Mapped[datetime] = mapped_column(DateTime, index=True)
     last_seen: Mapped[datetime] = mapped_column(DateTime, index=True)
@@ -233,7 +233,8 @@ class Suppression:
 def _alert_resources(alert: Alert) -> list[str]:
     """Strings that identify what the alert touched: entity, members, CloudTrail resource ARNs and names."""
     out = [alert.entity, *alert.members]
-    for ev in alert.evidence:
+    for item in alert.evidence:
+        ev = evidence_event(item)
         for res in ev.get("resources") or []:
             if isinstance(res, Mapping):
                 out.extend(str(res[k]) for k in ("ARN", "arn") if res.get(k))
@@ -266,7 +267,7 @@ class _Row:
     last_seen: datetime
     explanation: str
     evidence_text: str | None  # loaded rows: the stored JSON, until `evidence` is decoded
-    evidence: builtins.list[dict[str, Any]] | None  # None: not decoded yet
+    evidence: builtins.list[Evidence] | None  # None: not decoded yet
     severity: str
     severity_rank: int
     members: builtins.list[str]
@@ -280,7 +281,7 @@ class _Row:
     anomaly_changed: bool = False
     pos: int = -1  # its place in its key's `_KeyRows`
 
-    def evidence_list(self) -> builtins.list[dict[str, Any]]:
+    def evidence_list(self) -> builtins.list[Evidence]:
         if self.evidence is None:
             self.evidence = builtins.list(_json_value(self.evidence_text) or [])
         return self.evidence
@@ -952,7 +953,7 @@ class AlertStore:
             id=row.id, key=row.key, rule_id=row.rule_id, title=row.title, severity=row.severity, source=row.source,
             explanation=row.explanation, entity=row.entity, account=row.account, region=row.region, host=row.host,
             attack_ids=list(row.attack_ids or []), members=list(row.members or []), anomaly=row.anomaly,
-            evidence=list(row.evidence or []), evidence_ids=evidence_ids, count=row.count,
+            evidence=[evidence_event(ev) for ev in row.evidence or []], evidence_ids=evidence_ids, count=row.count,
             first_seen=_aware(row.first_seen) or row.first_seen, last_seen=_aware(row.last_seen) or row.last_seen,
             status=row.status, status_by=row.status_by, status_at=_aware(row.status_at),
             status_comment=row.status_comment, assignee=row.assignee, comments=comments,

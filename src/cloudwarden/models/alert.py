@@ -12,6 +12,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+import orjson
+
+# An evidence event: the event itself, or (from an ingest worker) the same event already serialised as
+# orjson writes it, so the parent process neither unpickles nor re-serialises whole events it only stores.
+# JSON columns take both (`store.state.json_text`); `evidence_event` gives the dict either way.
+Evidence = dict[str, Any] | bytes
 AlertSource = Literal["cloudtrail", "host", "baseline-cloud", "baseline-host", "compliance"]
 SEVERITY_ORDER = {"informational": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 
@@ -30,7 +36,7 @@ class Alert:
     region: str = ""
     host: str = ""
     attack_ids: list[str] = field(default_factory=list)  # MITRE ATT&CK technique ids, e.g. T1562.008
-    evidence: list[dict[str, Any]] = field(default_factory=list)  # bounded: the store keeps the first N
+    evidence: list[Evidence] = field(default_factory=list)  # bounded: the store keeps the first N
     evidence_ids: list[str] = field(default_factory=list)  # event ids (all, for idempotency)
     group_key: str = ""  # empty: rule_id|entity|account
     count: int = 1
@@ -39,3 +45,11 @@ class Alert:
 
     def key(self) -> str:
         return self.group_key or f"{self.rule_id}|{self.entity}|{self.account}"
+
+
+def evidence_event(ev: Evidence) -> dict[str, Any]:
+    """An evidence item as the event dict (decoding one an ingest worker sent serialised)."""
+    if isinstance(ev, bytes):
+        got = orjson.loads(ev)
+        return got if isinstance(got, dict) else {}
+    return ev

@@ -35,13 +35,33 @@ def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
     cur.close()
 
 
+def _orjson_default(value: Any) -> Any:
+    # bytes: JSON already serialised by orjson (`models.alert.Evidence` from an ingest worker), written as it is
+    return orjson.Fragment(value) if isinstance(value, bytes) else str(value)
+
+
+def _stdlib_default(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, bytes) else str(value)
+
+
 def json_text(value: Any) -> str:
     """JSON columns' serialiser: orjson (alert evidence holds whole events; the stdlib encoder was a tenth of
-    an ingest's alert-store time), falling back to the stdlib for what orjson refuses (integers past 64 bits)."""
+    an ingest's alert-store time), falling back to the stdlib for what orjson refuses (integers past 64 bits).
+    A `bytes` value is JSON text already serialised with these same options (an event an ingest worker sent
+    serialised): the result is the same text as serialising the decoded value."""
     try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=_orjson_default).decode()
     except TypeError:
-        return json.dumps(value, default=str)
+        return json.dumps(value, default=_stdlib_default)
+
+
+def json_bytes(value: Any) -> bytes | None:
+    """`value` serialised as `json_text` serialises it inside a JSON column, or None where that would take the
+    stdlib fallback (whose text differs: the caller then keeps the value itself)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS, default=_orjson_default)
+    except TypeError:
+        return None
 
 
 def json_value(text: str | bytes) -> Any:
