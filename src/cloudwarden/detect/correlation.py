@@ -18,6 +18,11 @@ Two evaluation modes, chosen per rule at load time:
   condition only ever fires for groups that saw at least one matching event in the window: silence
   itself (no event at all) is not something a stream of matches can report.
 
+Event time is attacker-controlled input, so the `t` this module is given is already bounded by the
+Detector: never more than a small tolerance past its `now()`; an event stamped further ahead is passed
+in at the latest plausible event time seen (see `Detector`). So one event dated 2099 can neither close
+every window early (a `sweep` up to 2099) nor expire a sliding window's older entries.
+
 Numeric aggregates (value_sum, value_avg, value_median, value_percentile) read the condition's `field`
 from each matching event; values that are not numbers (text that does not parse as a finite number,
 booleans, objects) are skipped and counted in `CorrelationState.non_numeric`; events without the field do

@@ -4,6 +4,7 @@
     ruleset.match(event)                       # -> [Match] for single-event rules
     Detector(ruleset).process(event, time)     # -> [Alert], correlations included
     detector.flush(until)                      # -> [Alert] of "fewer than" windows that closed before `until`
+    Detector(ruleset, now=clock)               # event time never closes windows past clock() + future_tolerance
     detector.restore(detector.snapshot())      # correlation windows as bytes, across a restart
 
 Rules are parsed by pySigma and compiled to closures (`compiler.py`). The rule set indexes every rule by
@@ -20,7 +21,7 @@ import math
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from operator import attrgetter
 from pathlib import Path
 from typing import Any
@@ -907,6 +908,7 @@ SNAPSHOT_VERSION = 1
 SNAPSHOT_MAX_BYTES = 256 << 20  # decompressed: a hostile or broken blob never inflates past this
 SNAPSHOT_EVENT_BYTES = 64 << 10  # an evidence event larger than this is saved without its body
 SNAPSHOT_EVIDENCE_BYTES = 16 << 20  # all evidence bodies of one snapshot; beyond, entries keep ids only
+FUTURE_TOLERANCE = timedelta(minutes=5)  # how far event time may run ahead of the wall clock and still move windows
 
 log = logging.getLogger(__name__)
 
@@ -921,16 +923,29 @@ class RestoreResult:
     error: str = ""  # the snapshot could not be read: every window starts empty
 
 
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
 class Detector:
     """Stateful: single-event rules plus correlation windows. Feed events in (roughly) time order.
 
     Windows of "fewer than" conditions close on event time: when an event later than their end arrives,
     or at `flush(until)`. `snapshot()` / `restore()` carry the windows across a restart.
+
+    Event time is input, so it is bounded: an event stamped more than `future_tolerance` after `now()`
+    (a skewed clock, a forged record) is still matched and its single-event alerts keep its own time, but
+    for the correlation windows it counts as happening at the latest plausible event time seen so far
+    (the watermark; the wall clock when there is none yet). So one event dated 2099 neither closes every
+    open "fewer than" window nor pushes a sliding window's older entries out; such events are counted
+    (`stats["future_events"]`). `flush(until)` is capped the same way. Replays of past events are
+    unaffected. `now=None` removes the bound, for trusted self-contained replays (a rule's own examples).
     """
 
     def __init__(self, ruleset: RuleSet, *, entity_fn: EntityFn | None = None, event_id_fn: EventIdFn | None = None,
                  source: str | None = None, max_groups: int = 10_000, max_events_per_group: int = 1_000,
-                 evidence_limit: int = 10, explain: bool = True) -> None:
+                 evidence_limit: int = 10, explain: bool = True, now: Callable[[], datetime] | None = _wall_clock,
+                 future_tolerance: timedelta = FUTURE_TOLERANCE) -> None:
         self.ruleset = ruleset
         # explain=False: single-event alerts carry an empty explanation and the event itself (not a copy) as
         # evidence; the caller explains the alerts it keeps after folding (`explain_alert`). For pipelines that
@@ -946,6 +961,13 @@ class Detector:
         self._closing = [st for st in self._states if st.closing]
         self._next_close = math.inf
         self._tz: tzinfo = UTC
+        self._now = now
+        self._tolerance = future_tolerance.total_seconds()
+        # the bound on event time, refreshed from now() only when an event passes it (a stale cap is lower,
+        # never higher, than the true one: one comparison per event on the hot path)
+        self._cap = -math.inf if now is not None else math.inf
+        self._watermark = -math.inf  # the latest event time used for windows (never past the cap)
+        self.future_events = 0  # events held back to the watermark because they were stamped too far ahead
         self.changes = 0  # bumped whenever correlation state may have changed (callers save only then)
         self.restore_errors = 0
         self.evidence_dropped = 0  # evidence bodies left out of snapshots (size bounds)
@@ -961,6 +983,7 @@ class Detector:
             "groups_evicted": sum(st.evicted for st in self._states),
             "restore_errors": self.restore_errors,
             "evidence_dropped": self.evidence_dropped,
+            "future_events": self.future_events,
         }
 
     def _source_for(self, info: RuleInfo) -> str:
@@ -1003,10 +1026,32 @@ class Detector:
         v = get("host_id") or get("hostname") or get("Hostname")
         return self.entity_fn(event), account, region, str(v) if v else ""
 
+    def _window_time(self, t: float) -> float:
+        """The time an event stamped `t` (past the watermark and the cached cap) has for the windows:
+        itself, unless it is past now() + tolerance. Callers inline the common case (t within the cap)."""
+        if self._now is not None:
+            self._cap = self._now().timestamp() + self._tolerance
+        if t <= self._cap:
+            self._watermark = t
+            return t
+        self.future_events += 1
+        if self._watermark > -math.inf:
+            return self._watermark
+        return self._cap - self._tolerance  # nothing plausible seen yet: the wall clock is the best guess
+
     def process(self, event: Mapping[str, Any], time: datetime) -> list[Alert]:
         swept: list[Alert] | None = None
+        t: float | None = None
+        held = False
         if self._closing:  # event time moves on: close the windows that ended before this event
             t = time.timestamp()
+            if t > self._watermark:
+                if t <= self._cap:
+                    self._watermark = t
+                else:
+                    stamp = t
+                    t = self._window_time(t)
+                    held = t != stamp
             if t > self._next_close:
                 self._tz = time.tzinfo or self._tz
                 swept = self._sweep(t)
@@ -1025,14 +1070,18 @@ class Detector:
         matched = [c for c, rest in plan if rest is None or rest(event)]
         if not matched:
             return swept or []
-        return self._emit(event, time, matched, swept or [])
+        return self._emit(event, time, matched, swept or [], t, held)
 
     def _emit(self, event: Mapping[str, Any], time: datetime, matched: list[CompiledRule],
-              alerts: list[Alert]) -> list[Alert]:
-        """The alerts of an event's matched rules (appended to `alerts`), correlation windows fed."""
+              alerts: list[Alert], t: float | None = None, held: bool = False) -> list[Alert]:
+        """The alerts of an event's matched rules (appended to `alerts`), correlation windows fed.
+
+        `t`: the event's window time when the caller has it already; `held`: it is not the event's own."""
         ruleset = self.ruleset
         event_id = self.event_id_fn(event)
-        t = -1.0
+        wt = 0.0
+        when = time  # the correlation alerts' time: the window time
+        fed = False
         about: tuple[str, str, str, str] | None = None
         for c in matched:
             if not c.silent:
@@ -1041,12 +1090,25 @@ class Detector:
                 why = ruleset.explain(Match(c.info, event)) if self.explain else ""
                 alerts.append(self._base_alert(c.info, event, time, why, event_id, about))
             for idx in c.correlations:
-                if t < 0:
-                    t = time.timestamp()
+                if not fed:
+                    fed = True
                     self.changes += 1
+                    if t is not None:
+                        wt = t
+                    else:
+                        wt = time.timestamp()
+                        if wt > self._watermark:
+                            if wt <= self._cap:
+                                self._watermark = wt
+                            else:
+                                stamp = wt
+                                wt = self._window_time(wt)
+                                held = wt != stamp
+                    if held:  # stamped too far ahead: the correlation happened at the window time
+                        when = datetime.fromtimestamp(wt, tz=time.tzinfo)
                 state = self._states[idx]
-                for firing in state.add(c.pos, event, t, event_id):
-                    alerts.append(self._correlation_alert(firing, event, time))
+                for firing in state.add(c.pos, event, wt, event_id):
+                    alerts.append(self._correlation_alert(firing, event, when))
                 if state.closing:
                     self._refresh_next_close()
         return alerts
@@ -1116,11 +1178,15 @@ class Detector:
         """Close every "fewer than" window that ended before `until` (event time) and return what fired.
 
         The ingest calls it at the end of a run with the wall clock less CloudTrail's delivery delay; tests
-        and rule examples pass the end of their events. Windows still open stay (and are saved)."""
+        and rule examples pass the end of their events. Windows still open stay (and are saved). `until` is
+        capped at now() + future_tolerance like event time (no effect on the ingest's own calls)."""
         if not self._closing:
             return []
         self._tz = until.tzinfo or self._tz
-        return self._sweep(until.timestamp())
+        end = until.timestamp()
+        if self._now is not None:
+            end = min(end, self._now().timestamp() + self._tolerance)
+        return self._sweep(end)
 
     def _sweep(self, until: float) -> list[Alert]:
         out: list[Alert] = []
@@ -1206,6 +1272,12 @@ class Detector:
             self._states[i] = staged.get(i) or self._fresh(st.spec)
         self._closing = [st for st in self._states if st.closing]
         self._refresh_next_close()
+        # the snapshot carries no watermark: its windows' latest entry is one (bounded, in case it was saved
+        # by a build without the bound), so a future-stamped first event after a restart is held back to it
+        latest = max((e.time for st in staged.values() for g in st.groups.values() for e in g.entries), default=-math.inf)
+        if self._now is not None:
+            latest = min(latest, self._now().timestamp() + self._tolerance)
+        self._watermark = max(self._watermark, latest)
         self.changes += 1
         for i in staged:
             result.restored.append(self._states[i].spec.rule_id)
@@ -1246,7 +1318,7 @@ class Detector:
         alert.source = self._source_for(compiled[spec.refs[0]].info)  # a correlation has no logsource of its own
         first = min(e.time for e in firing.entries)
         alert.first_seen = datetime.fromtimestamp(first, tz=when.tzinfo) if when.tzinfo else datetime.fromtimestamp(first)
-        kept = [dict(e.event) for e in firing.entries if e.event is not None][: self.evidence_limit]
+        kept: list[Any] = [dict(e.event) for e in firing.entries if e.event is not None][: self.evidence_limit]
         alert.evidence = kept or ([dict(event)] if event else [])
         alert.evidence_ids = list(dict.fromkeys(e.event_id for e in firing.entries))
         alert.count = firing.total or len(firing.entries)
