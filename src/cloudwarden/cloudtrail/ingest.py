@@ -460,6 +460,7 @@ class _CommitJob:
     marks: list[Mark]
     saver: Callable[[Session], None] | None  # the correlation snapshot, written in the checkpoint's transaction
     saved_changes: int | None  # the detector's change count that snapshot holds (None: no snapshot written)
+    merged: bool = False  # alerts already folded (`merge_alerts`)
 
 
 class _Committer:
@@ -606,19 +607,25 @@ class Ingest:
         saver = self._correlation_saver()
         job = _CommitJob(alerts, marks, saver, self._saving if saver is not None and marks else None)
         if self._committer is not None:
+            # folded here, while the committer writes the previous batch (its SQLite calls release the GIL),
+            # rather than on the committer's own path, which every alert goes through
+            job.alerts, job.merged = self._merged(alerts), True
             self._committer.submit(job)
         else:
             self._store(job)
         if self.progress is not None:
             self.progress(s)
 
+    def _merged(self, alerts: list[Alert]) -> list[Alert]:
+        return merge_alerts(alerts, self.alerts.window, self.alerts.evidence_limit,
+                            self.detect.detector.explain_alert, self.detect.correlation_ids) if alerts else alerts
+
     def _store(self, job: _CommitJob) -> None:
         """Steps 3 and 4 of one batch, in this order: a crash between them re-stores the alerts (idempotent)."""
         started = _time.perf_counter()
         ids: list[int] = []
         if job.alerts:
-            ids = self.alerts.add(merge_alerts(job.alerts, self.alerts.window, self.alerts.evidence_limit,
-                                               self.detect.detector.explain_alert, self.detect.correlation_ids))
+            ids = self.alerts.add(job.alerts if job.merged else self._merged(job.alerts))
         stored = _time.perf_counter()
         self.checkpoint.mark_many(job.marks, also=job.saver)
         with self._summary_lock:
