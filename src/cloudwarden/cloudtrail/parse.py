@@ -6,7 +6,16 @@ Formats (detected from the content, not the file name):
 - CloudTrail Lake / Athena exports: JSON Lines or a JSON array of rows that carry the event in an
   `eventJson`-like column (object or JSON string), or flattened rows whose column names are the
   lower-cased CloudTrail field names (Athena's CloudTrail table) with JSON strings in the nested
-  columns; CSV exports of either shape (`.csv`).
+  columns; CSV exports of either shape (`.csv`);
+- Logstash / Elastic (ELK) exports, one document per line or in an array: a CloudTrail record with
+  `@timestamp` (Logstash's json codec moves eventTime there) and `@version`; the record nested in the
+  document, as CloudTrail's own JSON under `aws.cloudtrail`, or as JSON text in `event.original` (Elastic's
+  AWS integration with preserve_original_event) or `message` (Filebeat/Logstash before parsing); any of
+  these under `_source` (elasticdump, Elasticsearch bulk/scroll output) or in a search response's
+  `hits.hits`. A record without `eventTime` takes it from `@timestamp` (the record's own, else the
+  document's); a present eventTime is never replaced. An Elastic integration document that keeps only
+  its ECS fields (`aws.cloudtrail.user_identity`...) and not the original record is set aside with that
+  reason: mapping ECS back to CloudTrail would guess.
 
 The fast path splits `{"Records": [...]}` with msgspec into raw byte slices (no re-encoding: the raw
 text kept in the lake is exactly what CloudTrail wrote) and decodes each slice with orjson. Decoding
@@ -21,6 +30,7 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, NamedTuple
 
 import msgspec
@@ -48,6 +58,10 @@ CAMEL["requestid"] = "requestID"
 CAMEL["arn"] = "arn"
 # Athena columns that hold JSON text for what CloudTrail writes as objects.
 JSON_TEXT_FIELDS = ("requestParameters", "responseElements", "additionalEventData", "serviceEventDetails")
+# Keys only a CloudTrail record has at its top level (to recognise one nested in an ELK document).
+_RECORD_KEYS = ("eventID", "eventSource", "eventName")
+# Where an ELK document keeps the original record as JSON text: Elastic's integration, then Filebeat/Logstash.
+_ELK_TEXT_PATHS = (("event", "original"), ("message",))
 
 
 class Record(NamedTuple):
@@ -168,7 +182,7 @@ def _iter_raw_list(items: list[msgspec.Raw], label: str, offset_label: bool = Fa
         except orjson.JSONDecodeError as exc:
             yield Problem(where, _utf8_problem(raw) or f"invalid JSON: {exc}")
             continue
-        if value.__class__ is dict and "eventID" in value:
+        if value.__class__ is dict and "eventID" in value and "eventTime" in value:
             yield (where, value, raw)  # type: ignore[misc]  # the common case: a plain tuple is cheapest
             continue
         yield from _unwrap(value, raw, where)
@@ -194,16 +208,93 @@ def _iter_lines(data: bytes) -> Iterator[Record | Problem]:
 
 
 def _unwrap(value: Any, raw: bytes, location: str) -> Iterator[Record | Problem]:
-    """A plain record, or the event inside an export row."""
-    if isinstance(value, dict) and "eventID" not in value:
-        event = _event_from_row(value)
-        if isinstance(event, Problem):
+    """A plain record, or the event inside an export row or an ELK document."""
+    if value.__class__ is not dict:
+        yield Record(location, value, raw)
+        return
+    if "eventID" in value and "eventTime" in value:
+        yield Record(location, value, raw)
+        return
+    hits = _search_hits(value)
+    if hits is not None:
+        for index, hit in enumerate(hits):
+            yield from _unwrap(hit, orjson.dumps(hit), f"{location} hit {index}")
+        return
+    doc = value
+    source = value.get("_source")
+    if source.__class__ is dict and "eventID" not in value:
+        doc = source  # elasticdump / bulk export: {"_index": ..., "_id": ..., "_source": {...}}
+    event: Any = doc
+    if "eventID" not in doc:
+        event = _event_from_elk(doc) if "@timestamp" in doc else None
+        if event is None:
+            event = _event_from_row(doc)
+        if event is None:
+            event = doc
+        elif isinstance(event, Problem):
             yield Problem(location, event.reason)
             return
-        if event is not None:
-            yield Record(location, event, orjson.dumps(event))
-            return
-    yield Record(location, value, raw)
+    timed = _with_elk_time(event, doc)
+    if isinstance(timed, Problem):
+        yield Problem(location, timed.reason)
+        return
+    yield Record(location, timed, raw if timed is value else orjson.dumps(timed))
+
+
+def _search_hits(value: dict[str, Any]) -> list[Any] | None:
+    """The hits of an Elasticsearch search response (`{"hits": {"hits": [...]}}`), else None."""
+    outer = value.get("hits")
+    if outer.__class__ is dict and "eventID" not in value:
+        inner = outer.get("hits")
+        if inner.__class__ is list:
+            return inner
+    return None
+
+
+def _looks_like_record(value: Any) -> bool:
+    return value.__class__ is dict and any(key in value for key in _RECORD_KEYS)
+
+
+def _event_from_elk(doc: dict[str, Any]) -> dict[str, Any] | Problem | None:
+    """The CloudTrail record nested in a Logstash / Elastic document, or None when it holds none we know."""
+    aws = doc.get("aws")
+    nested = aws.get("cloudtrail") if aws.__class__ is dict else None
+    if _looks_like_record(nested):
+        return nested
+    for path in _ELK_TEXT_PATHS:
+        text: Any = doc
+        for key in path:
+            text = text.get(key) if text.__class__ is dict else None
+        if text.__class__ is not str or not text.lstrip().startswith("{"):
+            continue
+        name = ".".join(path)
+        try:
+            inner = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            return Problem("", f"{name}: invalid JSON: {exc}")
+        if _looks_like_record(inner):
+            return inner  # type: ignore[no-any-return]
+    if nested.__class__ is dict:
+        return Problem("", "Elastic AWS integration document without the original CloudTrail record: "
+                           "aws.cloudtrail holds only ECS fields and event.original is absent (keep it with "
+                           "the integration's preserve_original_event option, or export the raw records)")
+    return None
+
+
+def _with_elk_time(event: Any, doc: dict[str, Any]) -> Any:
+    """The record with `@timestamp` as its eventTime when it has none (a present eventTime always wins)."""
+    if event.__class__ is not dict or "eventTime" in event:
+        return event
+    stamp = event.get("@timestamp", doc.get("@timestamp"))
+    if stamp is None:
+        return event  # nothing to take: normalisation sets the record aside as missing eventTime
+    if stamp.__class__ is not str:
+        return Problem("", f"eventTime missing and @timestamp is not ISO 8601 text: {str(stamp)[:40]!r}")
+    try:
+        datetime.fromisoformat(stamp)
+    except ValueError:
+        return Problem("", f"eventTime missing and @timestamp is not an ISO 8601 time: {stamp[:40]!r}")
+    return {**event, "eventTime": stamp}
 
 
 def _event_from_row(row: dict[str, Any]) -> dict[str, Any] | Problem | None:
@@ -320,6 +411,10 @@ def _iter_csv(data: bytes) -> Iterator[Record | Problem]:
             elif event is None:
                 yield Problem(location, "row has no event column and no eventID/eventTime columns")
             else:
-                yield Record(location, event, orjson.dumps(event))
+                timed = _with_elk_time(event, clean)
+                if isinstance(timed, Problem):
+                    yield Problem(location, timed.reason)
+                else:
+                    yield Record(location, timed, orjson.dumps(timed))
     except csv.Error as exc:
         yield Problem(f"line {reader.line_num}", f"invalid CSV: {exc}")
