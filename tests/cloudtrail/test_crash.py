@@ -104,7 +104,7 @@ def test_sigkill_and_restart_loses_nothing_and_duplicates_nothing(tmp_path: Path
     assert ids == {"n": unique, "c": unique}
 
     con = sqlite3.connect(crashed / "state.db")
-    dup = con.execute("SELECT count(*) - count(DISTINCT key || '|' || event_id) FROM alert_evidence").fetchone()[0]
+    dup = con.execute("SELECT count(*) - count(DISTINCT key_hash || '|' || event_id) FROM alert_evidence").fetchone()[0]
     con.close()
     assert dup == 0
     correlations = {info.id for info, _spec in load_rules([], include_builtin="cloudtrail").correlations}

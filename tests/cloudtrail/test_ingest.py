@@ -29,7 +29,7 @@ def _evidence_rows(db: Path) -> tuple[int, int]:
     con = sqlite3.connect(db)
     try:
         total = con.execute("SELECT count(*) FROM alert_evidence").fetchone()[0]
-        distinct = con.execute("SELECT count(*) FROM (SELECT DISTINCT key, event_id FROM alert_evidence)").fetchone()[0]
+        distinct = con.execute("SELECT count(*) FROM (SELECT DISTINCT key_hash, event_id FROM alert_evidence)").fetchone()[0]
         return int(total), int(distinct)
     finally:
         con.close()

@@ -330,3 +330,42 @@ def test_evidence_sent_serialised_is_stored_and_suppressed_like_the_event(store:
     stored = store.get(aid)
     assert stored is not None and stored.count == 2
     assert stored.evidence == [event, plain.evidence[0]]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_an_evidence_table_of_the_first_layout_is_migrated_and_stays_idempotent(tmp_path: Path, backend: str) -> None:
+    """A database written before event ids were recorded under the key's hash: opened, its rows move to the
+    new layout in one go, and the events it recorded are still known (re-adding them is a no-op)."""
+    from sqlalchemy import inspect, text
+
+    from cloudwarden.detect import alert_store as mod
+
+    url = f"sqlite:///{tmp_path / 'old.db'}" if backend == "sqlite" else _pg_schema_url()
+    first = AlertStore(open_store(url))
+    [aid] = first.add([alert("e1"), alert("e2", minute=1)], now=T0)
+    key = alert("e1").key()
+    serial = "INTEGER PRIMARY KEY" if backend == "sqlite" else "SERIAL PRIMARY KEY"
+    with first.state.engine.begin() as con:  # the table as the first layout had it
+        con.execute(text("DROP TABLE alert_evidence"))
+        con.execute(text(
+            f"CREATE TABLE alert_evidence (id {serial}, alert_id INTEGER REFERENCES alerts(id) ON DELETE CASCADE, "
+            '"key" VARCHAR(1024), event_id VARCHAR(256), CONSTRAINT uq_alert_evidence_key_event UNIQUE ("key", event_id))'))
+        con.execute(text("CREATE INDEX ix_alert_evidence_alert_id ON alert_evidence (alert_id)"))
+        con.execute(text('INSERT INTO alert_evidence (alert_id, "key", event_id) VALUES (:a, :k, :e)'),
+                    [{"a": aid, "k": key, "e": "e1"}, {"a": aid, "k": key, "e": "e2"}])
+    first.state.engine.dispose()
+    mod._MIGRATED.clear()
+    state = open_store(url)
+    assert mod.migrate_evidence_table(state) == 2
+    again = AlertStore(state)
+    assert again.add([alert("e1"), alert("e2", minute=1)], now=T0) == [aid]  # known: nothing new
+    got = again.get(aid)
+    assert got is not None and got.count == 2 and got.evidence_ids == ["e1", "e2"]
+    assert again.add([alert("e3", minute=2)], now=T0) == [aid]  # new ids get new rows (the id sequence works)
+    cols = {c["name"] for c in inspect(state.engine).get_columns("alert_evidence")}
+    assert "key" not in cols and "key_hash" in cols
+    assert not inspect(state.engine).has_table("alert_evidence_v1")
+    with state.engine.connect() as con:
+        assert con.execute(text("SELECT count(*) FROM alert_evidence")).scalar() == 3
+    mod._MIGRATED.clear()
+    assert mod.migrate_evidence_table(state) == 0  # done once

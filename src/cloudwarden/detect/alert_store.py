@@ -53,11 +53,13 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from hashlib import blake2b
 from typing import Any, cast
 
 import orjson
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     ForeignKey,
     Integer,
@@ -69,6 +71,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    inspect,
     or_,
     select,
     update,
@@ -137,12 +140,59 @@ class AlertRow(Base):
 
 
 class AlertEvidenceRow(Base):
+    """One event id recorded for a group key: what makes re-ingesting an event a no-op. The key is stored as
+    its 64-bit hash (`key_hash`): the unique index over a key of ~100 characters and a random event id made
+    this table's insert the dearest write of an alert-heavy ingest, and two keys colliding (2^-64 a pair)
+    would only merge their idempotency records."""
+
     __tablename__ = "alert_evidence"
-    __table_args__ = (UniqueConstraint("key", "event_id", name="uq_alert_evidence_key_event"),)
+    __table_args__ = (UniqueConstraint("key_hash", "event_id", name="uq_alert_evidence_key_hash_event"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
-    key: Mapped[str] = mapped_column(String(1024))
+    key_hash: Mapped[int] = mapped_column(BigInteger)
     event_id: Mapped[str] = mapped_column(String(256))
+
+
+def key_hash(key: str) -> int:
+    """A group key's 64-bit signed hash (as `alert_evidence.key_hash` stores it; BIGINT on PostgreSQL)."""
+    return int.from_bytes(blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big", signed=True)
+
+
+_MIGRATED: set[str] = set()  # databases (engine URLs) whose alert_evidence this process has checked
+
+
+def migrate_evidence_table(state: StateStore) -> int:
+    """Bring an `alert_evidence` table of the first layout (the key itself, unique (key, event_id)) to the
+    hashed layout, in one transaction: the table is renamed aside, created anew, filled in chunks, and the
+    old one dropped. Returns the rows moved (0 when there was nothing to do). Once per database per process."""
+    url = state.engine.url.render_as_string(hide_password=True)
+    if url in _MIGRATED:
+        return 0
+    moved = 0
+    if "key" in {c["name"] for c in inspect(state.engine).get_columns("alert_evidence")}:
+        table = cast(Table, AlertEvidenceRow.__table__)
+        with state.session() as s:
+            _writer_lock(s)  # another process may be migrating too: the second finds the work done
+            conn = s.connection()
+            if "key_hash" not in {c["name"] for c in inspect(conn).get_columns("alert_evidence")}:
+                mark = _param_mark(s)
+                conn.exec_driver_sql("DROP INDEX IF EXISTS ix_alert_evidence_alert_id")
+                conn.exec_driver_sql("ALTER TABLE alert_evidence RENAME TO alert_evidence_v1")
+                table.create(conn)
+                after = 0
+                while True:
+                    rows = conn.exec_driver_sql(
+                        'SELECT id, alert_id, "key", event_id FROM alert_evidence_v1 '  # noqa: S608 - a marker only
+                        f"WHERE id > {mark} ORDER BY id LIMIT 5000", (after,)).all()
+                    if not rows:
+                        break
+                    conn.execute(insert(table), [{"id": rid, "alert_id": aid, "key_hash": key_hash(k), "event_id": eid}
+                                                 for rid, aid, k, eid in rows])
+                    moved += len(rows)
+                    after = rows[-1][0]
+                conn.exec_driver_sql("DROP TABLE alert_evidence_v1")
+    _MIGRATED.add(url)
+    return moved
 
 
 class AlertCommentRow(Base):
@@ -410,10 +460,12 @@ def _known_evidence(s: Session, wanted: Mapping[str, Iterable[str]]) -> Iterator
     (VALUES ..)` would scan the table. Sent as the driver's own SQL with positional parameters: building
     and compiling thousands of bound parameters through SQLAlchemy costs more than the query itself. The
     parameters are one flat list in (key, event id) order, the index's order: no tuple per pair."""
-    params: builtins.list[str] = []
-    for key in sorted(wanted):
+    params: builtins.list[int | str] = []
+    key_of: dict[int, str] = {}
+    for h, key in sorted((key_hash(k), k) for k in wanted):
+        key_of[h] = key
         for eid in sorted(wanted[key]):
-            params += (key, eid)
+            params += (h, eid)
     if not params:
         return
     mark = _param_mark(s)
@@ -427,12 +479,12 @@ def _known_evidence(s: Session, wanted: Mapping[str, Iterable[str]]) -> Iterator
             rows = ", ".join([f"({mark}, {mark})"] * (len(chunk) // 2))
             sql = sql_for[len(chunk)] = (
                 f"WITH batch_ev(k, e) AS (VALUES {rows}) "  # noqa: S608 - only placeholders are formatted in
-                'SELECT alert_evidence."key", alert_evidence.event_id, alert_evidence.alert_id '
-                'FROM batch_ev JOIN alert_evidence ON alert_evidence."key" = batch_ev.k '
+                "SELECT alert_evidence.key_hash, alert_evidence.event_id, alert_evidence.alert_id "
+                "FROM batch_ev JOIN alert_evidence ON alert_evidence.key_hash = batch_ev.k "
                 "AND alert_evidence.event_id = batch_ev.e"
             )
-        for key, eid, alert_id in conn.exec_driver_sql(sql, chunk):
-            yield key, eid, int(alert_id)
+        for h, eid, alert_id in conn.exec_driver_sql(sql, chunk):
+            yield key_of[int(h)], eid, int(alert_id)
 
 
 _WRITER_LOCK = 0x636C_7764_616C_7274  # PostgreSQL advisory lock id of the alert writers ("clwdalrt")
@@ -576,6 +628,7 @@ class AlertStore:
         self.state = state
         self.window = window
         self.evidence_limit = evidence_limit
+        migrate_evidence_table(state)
 
     # -- ingest -----------------------------------------------------------------------------------------
     def add(self, alerts: Iterable[Alert], *, now: datetime | None = None) -> list[int]:
@@ -793,9 +846,16 @@ class AlertStore:
             # the driver's own executemany: one row per alerting event, where SQLAlchemy's per-row parameter
             # processing cost more than SQLite's insert (a rule that fires on a third of all events exists)
             mark = _param_mark(s)
+            hashes: dict[str, int] = {}
+            rows_ev = []
+            for r, key, ids in evidence:
+                h = hashes.get(key)
+                if h is None:
+                    h = hashes[key] = key_hash(key)
+                rows_ev += [(r.id, h, eid) for eid in ids]
             s.connection().exec_driver_sql(
-                f'INSERT INTO alert_evidence (alert_id, "key", event_id) VALUES ({mark}, {mark}, {mark})',  # noqa: S608
-                [(r.id, key, eid) for r, key, ids in evidence for eid in ids])
+                f"INSERT INTO alert_evidence (alert_id, key_hash, event_id) VALUES ({mark}, {mark}, {mark})",  # noqa: S608
+                rows_ev)
         if hits:
             sup_t = cast(Table, SuppressionRow.__table__)
             s.execute(update(sup_t).where(sup_t.c.id == bindparam("b_id")).values(
@@ -825,11 +885,11 @@ class AlertStore:
             for chunk_start in range(0, len(ids), 500):
                 chunk = ids[chunk_start:chunk_start + 500]
                 known.update(s.scalars(select(AlertEvidenceRow.event_id).where(
-                    AlertEvidenceRow.key == key, AlertEvidenceRow.event_id.in_(chunk))))
+                    AlertEvidenceRow.key_hash == key_hash(key), AlertEvidenceRow.event_id.in_(chunk))))
             new_ids = [i for i in ids if i not in known]
             if not new_ids:
                 existing = s.scalars(select(AlertEvidenceRow.alert_id).where(
-                    AlertEvidenceRow.key == key, AlertEvidenceRow.event_id == ids[0])).first()
+                    AlertEvidenceRow.key_hash == key_hash(key), AlertEvidenceRow.event_id == ids[0])).first()
                 return existing
         else:
             new_ids = []
@@ -874,7 +934,7 @@ class AlertStore:
                 row.anomaly = alert.anomaly
             row.updated_at = now
         for eid in new_ids:
-            s.add(AlertEvidenceRow(alert_id=row.id, key=key, event_id=eid))
+            s.add(AlertEvidenceRow(alert_id=row.id, key_hash=key_hash(key), event_id=eid))
         return row.id
 
     # -- retention --------------------------------------------------------------------------------------
