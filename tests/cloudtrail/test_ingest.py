@@ -310,3 +310,32 @@ def test_follow_on_a_folder_picks_up_new_files(env: tuple[Lake, StateStore, Path
     opts = IngestOptions(follow=True, poll_seconds=0.01, max_passes=2)
     summary = ingest(str(logs), lake, state, opts, progress=progress)
     assert summary.files_processed == 2 and summary.events == 7 and lake.count() == 7
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_events_stamped_in_the_future_are_reported_once(env: tuple[Lake, StateStore, Path], workers: int) -> None:
+    """A record feeding a correlation rule with a time far ahead of the clock (a skewed clock, a forged record)
+    is still ingested and matched, and the summary says what it meant for the correlation windows."""
+    lake, state, logs = env
+    future = [f.event("GetSecretValue", "secretsmanager.amazonaws.com", event_id=f"00000000-0000-0000-0000-00000000f{i:03d}",
+                      time="2099-06-01T12:00:00Z", params={"secretId": f"db-{i}"}) for i in range(3)]
+    now_ish = [f.event("GetSecretValue", "secretsmanager.amazonaws.com", event_id=f"00000000-0000-0000-0000-00000000a{i:03d}",
+                       time="2026-01-01T12:00:00Z", params={"secretId": f"db-{i}"}) for i in range(3)]
+    f.write_records(logs / "AWSLogs/111111111111/CloudTrail/us-east-1/2026/01/01/a.json.gz", now_ish)
+    f.write_records(logs / "AWSLogs/111111111111/CloudTrail/us-east-1/2099/06/01/b.json.gz", future)
+    got = ingest(str(logs), lake, state, IngestOptions(workers=workers))
+    assert got.events == 6 and lake.count() == 6
+    said = [p for p in got.to_dict()["problems"] if p["location"] == "event time"]
+    assert len(said) == 1 and said[0]["reason"].startswith("3 event(s) feeding correlation rules stamped more than 5 min")
+    again = ingest(str(logs), lake, state, IngestOptions(workers=workers))
+    assert not [p for p in again.to_dict()["problems"] if p["location"] == "event time"]  # nothing new read
+
+
+def test_events_in_the_past_say_nothing_about_event_time(env: tuple[Lake, StateStore, Path]) -> None:
+    lake, state, logs = env
+    f.write_records(logs / "AWSLogs/111111111111/CloudTrail/us-east-1/2026/01/01/a.json.gz", [
+        f.event("GetSecretValue", "secretsmanager.amazonaws.com", event_id=f"00000000-0000-0000-0000-00000000a{i:03d}",
+                params={"secretId": f"db-{i}"}) for i in range(3)])
+    got = ingest(str(logs), lake, state, IngestOptions())
+    assert got.events == 3
+    assert not [p for p in got.to_dict()["problems"] if p["location"] == "event time"]

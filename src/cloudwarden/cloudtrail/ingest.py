@@ -530,6 +530,7 @@ class Ingest:
         # correlation windows survive a restart: restored here, saved with each batch's checkpoint (_flush)
         self.correlations = CorrelationStore(state)
         self._saved_changes = self._saving = -1
+        self._future_reported = 0  # the detector's future-stamped events already reported
         self._committer: _Committer | None = None  # worker mode: batches stored in a thread
         self._summary_lock = threading.Lock()
         self._restore_correlations()
@@ -670,6 +671,13 @@ class Ingest:
         if not detector.ruleset.correlations:
             return
         alerts = detector.flush(datetime.now(UTC) - self.close_lag)
+        future = detector.future_events - self._future_reported
+        if future > 0:  # a skewed clock or forged records: said once per pass, with what it meant
+            self._future_reported = detector.future_events
+            self.summary.add_problem(self.source.id, "event time", (
+                f"{future} event(s) feeding correlation rules stamped more than "
+                f"{int(detector.tolerance_seconds // 60)} min in the future: "
+                "matched, but their correlation windows used the latest plausible time"))
         if alerts:
             for a in alerts:
                 self.summary.alerts_by_severity[a.severity] += 1

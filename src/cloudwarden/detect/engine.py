@@ -942,6 +942,11 @@ class Detector:
     unaffected. `now=None` removes the bound, for trusted self-contained replays (a rule's own examples).
     """
 
+    @property
+    def tolerance_seconds(self) -> float:
+        """How far past now() an event time may be and still move the windows' clock."""
+        return self._tolerance
+
     def __init__(self, ruleset: RuleSet, *, entity_fn: EntityFn | None = None, event_id_fn: EventIdFn | None = None,
                  source: str | None = None, max_groups: int = 10_000, max_events_per_group: int = 1_000,
                  evidence_limit: int = 10, explain: bool = True, now: Callable[[], datetime] | None = _wall_clock,
