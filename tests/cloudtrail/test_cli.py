@@ -120,3 +120,15 @@ def test_fail_on_exit_code(tmp_path: Path) -> None:
     f.write_records(quiet / "a.json.gz", [f.event("DescribeInstances", "ec2.amazonaws.com", event_id="q1")])
     assert runner.invoke(app, ["trail", "ingest", str(quiet), "--fail-on", "low", "--json"]).exit_code == 0
     assert runner.invoke(app, ["trail", "ingest", str(quiet), "--fail-on", "urgent"]).exit_code == 2
+
+
+def test_trail_ingest_names_noisy_rules(tmp_path: Path) -> None:
+    logs = tmp_path / "logs3"
+    f.write_records(logs / "a.json.gz", [
+        f.event("DescribeInstances", "ec2.amazonaws.com", identity=f.root(), event_id=f"00000000-0000-0000-0000-0000000{i:05d}")
+        for i in range(110)] + f.many(40, start=500))
+    out = runner.invoke(app, ["trail", "ingest", str(logs)], terminal_width=250).output
+    assert "Noisy rules" in out and "Root user activity" in out
+    quiet = tmp_path / "logs4"
+    f.write_records(quiet / "a.json.gz", f.many(40, start=900))
+    assert "Noisy rules" not in runner.invoke(app, ["trail", "ingest", str(quiet)], terminal_width=250).output

@@ -339,3 +339,27 @@ def test_events_in_the_past_say_nothing_about_event_time(env: tuple[Lake, StateS
     got = ingest(str(logs), lake, state, IngestOptions())
     assert got.events == 3
     assert not [p for p in got.to_dict()["problems"] if p["location"] == "event time"]
+
+
+def test_summary_names_rules_that_fire_on_a_large_share_of_events(env: tuple[Lake, StateStore, Path]) -> None:
+    lake, state, logs = env
+    root = [f.event("DescribeInstances", "ec2.amazonaws.com", identity=f.root(),
+                    event_id=f"00000000-0000-0000-0000-0000000{i:05d}") for i in range(120)]
+    quiet = f.many(300, start=1000)
+    f.write_records(logs / "AWSLogs/111111111111/CloudTrail/us-east-1/2026/01/01/a.json.gz", root + quiet)
+    got = ingest(str(logs), lake, state, IngestOptions())
+    noisy = got.to_dict()["noisy_rules"]
+    titles = [r["title"] for r in noisy]
+    assert "Root user activity" in titles
+    hit = noisy[titles.index("Root user activity")]
+    assert hit["firings"] >= 120 and hit["share_of_events"] >= 120 / 420
+    assert all(r["share_of_events"] >= 0.05 and r["firings"] >= 100 for r in noisy)
+    assert [r["firings"] for r in noisy] == sorted((r["firings"] for r in noisy), reverse=True)
+
+
+def test_a_small_ingest_names_no_noisy_rule(env: tuple[Lake, StateStore, Path]) -> None:
+    lake, state, logs = env  # every event fires, but 30 firings say nothing about a rule
+    f.write_records(logs / "a.json.gz", [f.event("DescribeInstances", "ec2.amazonaws.com", identity=f.root(),
+                                                 event_id=f"00000000-0000-0000-0000-0000000{i:05d}") for i in range(30)])
+    got = ingest(str(logs), lake, state, IngestOptions())
+    assert got.alerts_by_severity and got.to_dict()["noisy_rules"] == []

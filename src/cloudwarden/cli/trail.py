@@ -183,6 +183,17 @@ def _print_summary(d: dict[str, object]) -> None:
         table.add_row("old evidence ids pruned", str(d["evidence_pruned"]))
     table.add_row("seconds", str(d["seconds"]))
     console.print(table)
+    noisy = d.get("noisy_rules")
+    if isinstance(noisy, list) and noisy:
+        loud = Table(title="Noisy rules: each fired on at least 5% of the events (tune, scope or suppress them)")
+        loud.add_column("rule")
+        loud.add_column("id")
+        loud.add_column("firings", justify="right")
+        loud.add_column("of events", justify="right")
+        for r in noisy:
+            loud.add_row(escape(str(r["title"])), escape(str(r["rule_id"])), str(r["firings"]),
+                         f"{100 * float(r['share_of_events']):.1f}%")
+        console.print(loud)
     problems = d["problems"]
     assert isinstance(problems, list)
     if problems:

@@ -58,6 +58,8 @@ from cloudwarden.store.state import StateStore, json_bytes
 
 MAX_PROBLEMS_KEPT = 200  # in the summary; every one is counted, the first ones per file recorded in the checkpoint
 MAX_ITEM_PROBLEMS = 1000  # described per file (a hostile file of a million bad lines stays small in memory)
+NOISY_SHARE = 0.05  # a rule firing on this share of all events is reported as noisy in the summary
+NOISY_LEAST = 100  # ... and at least this many times (a small ingest says nothing about a rule)
 MERGE_EVIDENCE = 20  # the alert store's default evidence limit: a folded alert must not keep fewer
 
 
@@ -91,6 +93,7 @@ class IngestSummary:
     records_set_aside: int = 0
     problems: list[tuple[str, str, str]] = field(default_factory=list)  # (key, location, reason), bounded
     alerts_by_severity: Counter[str] = field(default_factory=Counter)
+    firings_by_rule: Counter[tuple[str, str]] = field(default_factory=Counter)  # (rule id, title) -> firings
     alert_ids: set[int] = field(default_factory=set)
     seconds: float = 0.0
     rules: int = 0
@@ -101,6 +104,17 @@ class IngestSummary:
     def add_problem(self, key: str, location: str, reason: str) -> None:
         if len(self.problems) < MAX_PROBLEMS_KEPT:
             self.problems.append((key, location, reason))
+
+    def noisy_rules(self, share: float = NOISY_SHARE, least: int = NOISY_LEAST, top: int = 5) -> list[dict[str, Any]]:
+        """The rules that fired on at least `share` of the events (and `least` times), noisiest first: the ones
+        to tune, scope or suppress. A rule firing on a large part of all activity describes the estate more
+        than an attack (SigmaHQ's "AWS STS AssumeRole Misuse" fires on every assumed-role event)."""
+        if not self.events:
+            return []
+        out = [{"rule_id": rid, "title": title, "firings": n, "share_of_events": round(n / self.events, 4)}
+               for (rid, title), n in self.firings_by_rule.most_common()
+               if n >= least and n / self.events >= share]
+        return out[:top]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -116,6 +130,7 @@ class IngestSummary:
             "problems": [{"key": k, "location": loc, "reason": r} for k, loc, r in self.problems],
             "alerts_by_severity": dict(self.alerts_by_severity),
             "alerts_stored": len(self.alert_ids),
+            "noisy_rules": self.noisy_rules(),
             "seconds": round(self.seconds, 3),
             "alert_store_seconds": round(self.store_seconds, 3),
             "checkpoint_seconds": round(self.checkpoint_seconds, 3),
@@ -588,7 +603,9 @@ class Ingest:
         s = self.summary
         correlations = self.detect.correlation_ids
         for a in alerts:  # firings: a worker's folded alert counts each event it folded
-            s.alerts_by_severity[a.severity] += 1 if a.rule_id in correlations else len(a.evidence_ids) or 1
+            n = 1 if a.rule_id in correlations else len(a.evidence_ids) or 1
+            s.alerts_by_severity[a.severity] += n
+            s.firings_by_rule[a.rule_id, a.title] += n
         marks = []
         for item, result in batch:
             if result.retry:
@@ -681,6 +698,7 @@ class Ingest:
         if alerts:
             for a in alerts:
                 self.summary.alerts_by_severity[a.severity] += 1
+                self.summary.firings_by_rule[a.rule_id, a.title] += 1
             self.summary.alert_ids.update(self.alerts.add(alerts))
         if detector.changes != self._saved_changes:  # a crash before this line re-closes the same windows: same ids
             changes = detector.changes
