@@ -191,3 +191,25 @@ def test_a_key_with_many_windows_in_one_batch_joins_as_the_reference_does(tmp_pa
         assert got == ref._add_one_by_one(batch, T0.replace(tzinfo=None))
     assert len(set(got)) > 16  # the index path was taken
     assert _same(_snapshot(bulk), _snapshot(ref))
+
+
+def test_fast_sqlite_datetime_binding_writes_what_sqlalchemy_writes() -> None:
+    """New alert rows bind their times through `_sqlite_datetime` (isoformat) instead of SQLAlchemy's SQLite
+    DATETIME processor: the stored text must be identical, or range queries on first/last seen would break."""
+    from sqlalchemy import DateTime
+    from sqlalchemy.dialects import sqlite
+
+    from cloudwarden.detect.alert_store import _sqlite_datetime
+
+    dialect = sqlite.dialect()
+    original = DateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert original is not None
+    fast = _sqlite_datetime(original)
+    rnd = random.Random(7)
+    samples = [datetime(1, 1, 1), datetime(999, 12, 31, 23, 59, 59), datetime(2026, 3, 2, 10, 0), None]
+    samples += [datetime(1, 1, 1) + timedelta(seconds=rnd.randrange(0, 315537897599),
+                                              microseconds=rnd.choice([0, rnd.randrange(1_000_000)])) for _ in range(5000)]
+    for value in samples:
+        assert fast(value) == original(value)
+    aware = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    assert fast(aware) == original(aware)  # not naive: the original's own handling
