@@ -16,24 +16,16 @@ import pytest
 
 from cloudwarden.cloudtrail.ingest import IngestOptions, ingest
 from cloudwarden.cloudtrail.normalize import RecordError, normalize
-from cloudwarden.cloudtrail.parse import Problem, Record, iter_records
 from cloudwarden.store.lake import Lake
 from cloudwarden.store.state import open_store
 from tests.cloudtrail import factory as f
+from tests.cloudtrail.test_parse_sources import _records
 
 STAMP = "2026-03-02T10:15:07.123Z"
 WHEN = datetime(2026, 3, 2, 10, 15, 7, 123000, tzinfo=UTC)
 
 
-def _parse(data: bytes, csv_format: bool = False) -> tuple[list[Record], list[Problem]]:
-    recs: list[Record] = []
-    probs: list[Problem] = []
-    for r in iter_records(data, csv_format=csv_format):
-        if isinstance(r, Problem):
-            probs.append(r)
-        else:
-            recs.append(Record(*r))
-    return recs, probs
+_parse = _records  # the records and the problems of a file's bytes
 
 
 def logstash(record: dict[str, Any], stamp: str = STAMP) -> dict[str, Any]:

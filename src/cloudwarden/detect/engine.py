@@ -1044,19 +1044,23 @@ class Detector:
             return self._watermark
         return self._cap - self._tolerance  # nothing plausible seen yet: the wall clock is the best guess
 
+    def _event_window_time(self, t: float) -> tuple[float, bool]:
+        """The time an event stamped `t` counts at in the windows, and whether it was held back (stamped past
+        the cap); moves the watermark."""
+        if t > self._watermark:
+            if t <= self._cap:
+                self._watermark = t
+            else:
+                held_at = self._window_time(t)
+                return held_at, held_at != t
+        return t, False
+
     def process(self, event: Mapping[str, Any], time: datetime) -> list[Alert]:
         swept: list[Alert] | None = None
         t: float | None = None
         held = False
         if self._closing:  # event time moves on: close the windows that ended before this event
-            t = time.timestamp()
-            if t > self._watermark:
-                if t <= self._cap:
-                    self._watermark = t
-                else:
-                    stamp = t
-                    t = self._window_time(t)
-                    held = t != stamp
+            t, held = self._event_window_time(time.timestamp())
             if t > self._next_close:
                 self._tz = time.tzinfo or self._tz
                 swept = self._sweep(t)
@@ -1101,14 +1105,7 @@ class Detector:
                     if t is not None:
                         wt = t
                     else:
-                        wt = time.timestamp()
-                        if wt > self._watermark:
-                            if wt <= self._cap:
-                                self._watermark = wt
-                            else:
-                                stamp = wt
-                                wt = self._window_time(wt)
-                                held = wt != stamp
+                        wt, held = self._event_window_time(time.timestamp())
                     if held:  # stamped too far ahead: the correlation happened at the window time
                         when = datetime.fromtimestamp(wt, tz=time.tzinfo)
                 state = self._states[idx]
