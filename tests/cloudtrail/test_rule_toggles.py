@@ -59,3 +59,28 @@ def test_cli_ingest_honours_rules_disabled_through_the_server(tmp_path: Path) ->
     out = runner.invoke(app, ["trail", "ingest", str(_logs(tmp_path / "two", 10)), "--include-disabled", "--json"])
     assert out.exit_code == 0, out.output
     assert _rule_ids() == {GUARDDUTY, TAMPERING}
+
+
+def test_cli_disable_and_enable_switch_a_rule_for_trail_ingest(tmp_path: Path) -> None:
+    out = runner.invoke(app, ["rules", "disable", TAMPERING, "my-own-rule"], terminal_width=250)
+    assert out.exit_code == 0, out.output
+    assert f"disabled {TAMPERING}\n" in out.output and "my-own-rule (not a built-in rule id" in out.output
+    assert read_disabled(load_settings().home_path) == {TAMPERING, "my-own-rule"}
+    listed = json.loads(runner.invoke(app, ["rules", "list", "--format", "json"]).stdout)
+    on = {r["id"]: r["enabled"] for r in listed["rules"]}
+    assert on[TAMPERING] is False and on[GUARDDUTY] is True
+    ingested = runner.invoke(app, ["trail", "ingest", str(_logs(tmp_path / "one", 0)), "--json"])
+    assert ingested.exit_code == 0, ingested.output
+    assert _rule_ids() == {GUARDDUTY}
+    out = runner.invoke(app, ["rules", "enable", TAMPERING, "never-disabled"])
+    assert out.exit_code == 0 and "never-disabled was not disabled" in out.output
+    assert read_disabled(load_settings().home_path) == {"my-own-rule"}
+    runner.invoke(app, ["trail", "ingest", str(_logs(tmp_path / "two", 10)), "--json"])
+    assert _rule_ids() == {GUARDDUTY, TAMPERING}
+
+
+def test_cli_disable_refuses_what_is_not_a_rule_id() -> None:
+    for bad in ("two\nlines", "with space", ""):
+        out = runner.invoke(app, ["rules", "disable", bad])
+        assert out.exit_code == 2 and "not a rule id" in out.output
+    assert read_disabled(load_settings().home_path) == set()

@@ -1,10 +1,11 @@
-"""`cloudwarden rules list|test|check`: the Sigma rules the detection engine runs."""
+"""`cloudwarden rules list|test|check|disable|enable`: the Sigma rules the detection engine runs, and which of
+them are switched off (the dashboard's list, `detect/toggles.py`, which `trail ingest` and the server honour)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import typer
@@ -15,6 +16,7 @@ from cloudwarden.cli.common import EXIT_ERROR, cli_errors, console, err_console,
 from cloudwarden.detect.engine import RuleSet, load_rules
 from cloudwarden.detect.examples import run_examples
 from cloudwarden.detect.placeholders import configured as configured_placeholders
+from cloudwarden.detect.toggles import read_disabled, write_disabled
 
 app = typer.Typer(help="List, test and validate Sigma detection rules.", no_args_is_help=True)
 
@@ -54,10 +56,12 @@ def list_rules(
 ) -> None:
     """List rules: the built-in ones plus any given paths."""
     ruleset = _load(paths, builtin, placeholders)
-    rows = [
+    with cli_errors():
+        disabled = read_disabled(settings().home_path)
+    rows: list[dict[str, Any]] = [
         {"id": r.id, "title": r.title, "level": r.level, "kind": r.kind, "attack_ids": list(r.attack_ids),
          "logsource": {"product": r.logsource.product, "service": r.logsource.service, "category": r.logsource.category},
-         "source": r.source}
+         "source": r.source, "enabled": r.id not in disabled}
         for r in ruleset.rules
     ]
     if fmt == "json":
@@ -65,11 +69,11 @@ def list_rules(
                                       option=orjson.OPT_INDENT_2).decode() + "\n")
         return
     table = Table(title=f"{len(rows)} rule(s)")
-    for col in ("level", "title", "kind", "ATT&CK", "id"):
+    for col in ("level", "title", "kind", "ATT&CK", "id", "on"):
         table.add_column(col, overflow="fold")
     for r in rows:
         table.add_row(Text(str(r["level"])), Text(str(r["title"])), Text(str(r["kind"])),
-                      Text(", ".join(r["attack_ids"])), Text(str(r["id"])))
+                      Text(", ".join(r["attack_ids"])), Text(str(r["id"])), Text("yes" if r["enabled"] else "no"))
     console.print(table)
     _print_unsupported(ruleset)
 
@@ -113,3 +117,41 @@ def check_rules(
                        f"{len(results) - len(failures)} example(s) passed, {len(failures)} failed"))
     if failures or ruleset.unsupported:
         raise typer.Exit(EXIT_FAILED)
+
+
+RuleIdsArg = Annotated[list[str], typer.Argument(help="Rule ids (as `rules list` and the ingest summary show them)")]
+
+
+def _valid_ids(ids: list[str]) -> list[str]:
+    # one id per line in the list file: an id with a line break would smuggle in another
+    bad = [i for i in ids if not i.strip() or any(ch.isspace() or not ch.isprintable() for ch in i)]
+    if bad:
+        err_console.print(Text(f"error: not a rule id: {bad[0]!r}"))
+        raise typer.Exit(EXIT_ERROR)
+    return ids
+
+
+@app.command("disable")
+def disable_rules(ids: RuleIdsArg) -> None:
+    """Switch rules off: `trail ingest` and the server stop running them (the dashboard's list)."""
+    _valid_ids(ids)
+    with cli_errors():
+        home = settings().home_path
+        known = {r.id for r in load_rules([], include_builtin=True).rules}
+        disabled = read_disabled(home)
+        write_disabled(home, disabled | set(ids))
+    for i in ids:
+        note = "" if i in known else " (not a built-in rule id: one of your own rules, or a typo)"
+        console.print(Text(f"disabled {i}{note}" if i not in disabled else f"{i} was already disabled"))
+
+
+@app.command("enable")
+def enable_rules(ids: RuleIdsArg) -> None:
+    """Switch rules back on."""
+    _valid_ids(ids)
+    with cli_errors():
+        home = settings().home_path
+        disabled = read_disabled(home)
+        write_disabled(home, disabled - set(ids))
+    for i in ids:
+        console.print(Text(f"enabled {i}" if i in disabled else f"{i} was not disabled"))
