@@ -369,3 +369,11 @@ def test_an_evidence_table_of_the_first_layout_is_migrated_and_stays_idempotent(
         assert con.execute(text("SELECT count(*) FROM alert_evidence")).scalar() == 3
     mod._MIGRATED.clear()
     assert mod.migrate_evidence_table(state) == 0  # done once
+
+
+def test_migration_check_on_a_database_without_tables_does_nothing(tmp_path: Path) -> None:
+    from cloudwarden.detect import alert_store as mod
+    from cloudwarden.store.state import StateStore
+
+    bare = StateStore(f"sqlite:///{tmp_path / 'bare.db'}")  # no create_schema yet
+    assert mod.migrate_evidence_table(bare) == 0

@@ -169,7 +169,8 @@ def migrate_evidence_table(state: StateStore) -> int:
     if url in _MIGRATED:
         return 0
     moved = 0
-    if "key" in {c["name"] for c in inspect(state.engine).get_columns("alert_evidence")}:
+    found = inspect(state.engine)
+    if found.has_table("alert_evidence") and "key" in {c["name"] for c in found.get_columns("alert_evidence")}:
         table = cast(Table, AlertEvidenceRow.__table__)
         with state.session() as s:
             _writer_lock(s)  # another process may be migrating too: the second finds the work done
