@@ -83,6 +83,9 @@ PANTHER_TO_BUILTIN = {
     "AWS.RDS.SnapshotShared": "RDS snapshot shared",
     "AWS.CloudTrail.IMDSCredentialExfiltration": "instance credentials",
     "AWS.STS.GetCallerIdentity.TruffleHog": "offensive tool",
+    "AWS.EC2.Startup.Script.Change": "user data changed",
+    "AWS.RDS.MasterPasswordUpdated": "RDS master user password",
+    "AWS.Suspicious.SAML.Activity": "identity provider",
 }
 INDEXED_NAMES = {k for _is_base, _get, table in BUILTINS._indexes for k in table}
 
