@@ -357,6 +357,10 @@ def test_an_evidence_table_of_the_first_layout_is_migrated_and_stays_idempotent(
     mod._MIGRATED.clear()
     state = open_store(url)
     assert mod.migrate_evidence_table(state) == 2
+    with state.engine.begin() as con:  # the table's own id default works right after the move (no id collides)
+        con.execute(text("INSERT INTO alert_evidence (alert_id, key_hash, event_id) VALUES (:a, 1, 'x1'), (:a, 1, 'x2')"),
+                    {"a": aid})
+        con.execute(text("DELETE FROM alert_evidence WHERE key_hash = 1"))
     again = AlertStore(state)
     assert again.add([alert("e1"), alert("e2", minute=1)], now=T0) == [aid]  # known: nothing new
     got = again.get(aid)

@@ -187,8 +187,9 @@ def migrate_evidence_table(state: StateStore) -> int:
                         f"WHERE id > {mark} ORDER BY id LIMIT 5000", (after,)).all()
                     if not rows:
                         break
-                    conn.execute(insert(table), [{"id": rid, "alert_id": aid, "key_hash": key_hash(k), "event_id": eid}
-                                                 for rid, aid, k, eid in rows])
+                    # new ids, in the old order (a copied id would collide with PostgreSQL's fresh id sequence)
+                    conn.execute(insert(table), [{"alert_id": aid, "key_hash": key_hash(k), "event_id": eid}
+                                                 for _rid, aid, k, eid in rows])
                     moved += len(rows)
                     after = rows[-1][0]
                 conn.exec_driver_sql("DROP TABLE alert_evidence_v1")
