@@ -625,8 +625,8 @@ class Ingest:
         saver = self._correlation_saver()
         job = _CommitJob(alerts, marks, saver, self._saving if saver is not None and marks else None)
         if self._committer is not None:
-            # folded here, while the committer writes the previous batch (its SQLite calls release the GIL),
-            # rather than on the committer's own path, which every alert goes through
+            # folded here, on the thread that owns the Detector (whose explanations folding uses), not on the
+            # committer's (the speed was the same either way: the store's own work is what the committer waits on)
             job.alerts, job.merged = self._merged(alerts), True
             self._committer.submit(job)
         else:
