@@ -86,6 +86,10 @@ PANTHER_TO_BUILTIN = {
     "AWS.EC2.Startup.Script.Change": "user data changed",
     "AWS.RDS.MasterPasswordUpdated": "RDS master user password",
     "AWS.Suspicious.SAML.Activity": "identity provider",
+    "AWS.Lambda.UpdateFunctionCode": "Lambda function code or configuration changed",
+    "AWS.Lambda.UpdateFunctionConfiguration": "Lambda function code or configuration changed",
+    "AWS.CloudTrail.DNSLogsDeleted": "Resolver query logging removed",
+    "AWS.EC2.DownloadInstanceUserData": "user data read",
 }
 INDEXED_NAMES = {k for _is_base, _get, table in BUILTINS._indexes for k in table}
 
