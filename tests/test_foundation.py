@@ -46,3 +46,36 @@ def test_state_store_sqlite_roundtrip(tmp_path: Path) -> None:
 def test_state_store_rejects_bad_url() -> None:
     with pytest.raises(StoreError):
         open_store("not a url ::")
+
+
+def test_a_new_sqlite_state_db_gets_large_pages_and_an_existing_one_keeps_its_own(tmp_path: Path) -> None:
+    import sqlite3
+
+    from cloudwarden.store.state import SQLITE_PAGE_SIZE
+
+    fresh = open_store(f"sqlite:///{tmp_path / 'new.db'}")
+    with fresh.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x)"))
+    fresh.dispose()
+    old = tmp_path / "old.db"
+    con = sqlite3.connect(old)
+    con.execute("CREATE TABLE t (x)")  # made at SQLite's default page size, before cloudwarden opens it
+    con.commit()
+    default = con.execute("PRAGMA page_size").fetchone()[0]
+    con.close()
+    reopened = open_store(f"sqlite:///{old}")
+    with reopened.engine.begin() as conn:
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    reopened.dispose()
+
+    def page_size(path: Path) -> int:
+        con = sqlite3.connect(path)
+        try:
+            return int(con.execute("PRAGMA page_size").fetchone()[0])
+        finally:
+            con.close()
+
+    assert SQLITE_PAGE_SIZE != default
+    assert page_size(tmp_path / "new.db") == SQLITE_PAGE_SIZE
+    assert page_size(old) == default
