@@ -10,6 +10,11 @@
 3. End to end on 1 core and on N workers: read gz, parse, normalise, run every built-in CloudTrail rule
    plus any SigmaHQ CloudTrail rules under ../shared/data/sigma (and --sigma DIR), write the Parquet lake, store alerts,
    checkpoint each file. Each run starts from an empty lake and state DB, in a fresh process.
+4. Where one core's time goes (`--ladder`, on by default): the same files through ever longer prefixes of the
+   pipeline, each in a fresh process: our read + parse (gunzip, split into records, keep each raw text), then
+   + normalise, + every rule (and each file's alerts folded and explained, as a worker does), + the Parquet
+   lake write (the production per-file step, `process_item`); end to end adds the alert store and checkpoints.
+   The differences are the stages' costs in microseconds per event.
 Targets (issue #3): >= 60,000 events/s on one core, >= half the bare parse rate, near-linear on 2 cores.
 """
 
@@ -38,8 +43,11 @@ sys.path.insert(0, str(ROOT))
 
 import orjson  # noqa: E402
 
-from cloudwarden.cloudtrail.ingest import DetectionStage, Ingest, IngestOptions  # noqa: E402
-from cloudwarden.cloudtrail.sources import LocalSource  # noqa: E402
+from cloudwarden.cloudtrail.ingest import DetectionStage, Ingest, IngestOptions, merge_alerts, process_item  # noqa: E402
+from cloudwarden.cloudtrail.normalize import RecordError, normalize_values  # noqa: E402
+from cloudwarden.cloudtrail.parse import Problem, iter_records  # noqa: E402
+from cloudwarden.cloudtrail.sources import LocalSource, read_item  # noqa: E402
+from cloudwarden.models.alert import Alert  # noqa: E402
 from cloudwarden.store.lake import Lake  # noqa: E402
 from cloudwarden.store.state import open_store  # noqa: E402
 
@@ -163,6 +171,74 @@ def _one_run(corpus: Path, work: Path, workers: int, rule_paths: list[Path]) -> 
     return summary.events / seconds, d
 
 
+LADDER = ("parse", "normalise", "rules", "lake")
+LADDER_LABELS = {
+    "parse": "read + parse (gunzip, records, raw text)",
+    "normalise": "+ normalise",
+    "rules": "+ every rule, alerts folded per file",
+    "lake": "+ Parquet lake write",
+}
+
+
+def _ladder_run(corpus: Path, work: Path, rung: str, rule_paths: list[Path]) -> float:
+    """Events per second through the pipeline up to `rung` on one core (see the module text, step 4)."""
+    detect = DetectionStage(rule_paths, builtin=True) if rung in ("rules", "lake") else None
+    gc.set_threshold(50_000, 20, 20)
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    options = IngestOptions(rule_paths=rule_paths)
+    items = LocalSource(corpus).list()
+    lake = Lake(work / "lake")
+    gc.collect()
+    events = 0
+    started = time.perf_counter()
+    for item in items:
+        alerts: list[Alert] = []
+        if rung == "lake":
+            result = process_item(item, lake, detect, options, in_process=True)
+            events += result.events
+            alerts = result.alerts
+            if detect is not None and alerts:
+                merge_alerts(alerts, explain=detect.detector.explain_alert)
+            continue
+        data, _end = read_item(item, options.max_bytes)
+        for rec in iter_records(data, csv_format=item.csv):
+            if rec.__class__ is Problem:
+                continue
+            events += 1
+            if rung == "parse":
+                continue
+            _location, event, _raw = rec  # type: ignore[misc]
+            try:
+                values = normalize_values(event)
+            except RecordError:
+                continue
+            if detect is not None:
+                alerts.extend(detect.detector.process(event, values[1]))
+        if detect is not None and alerts:
+            merge_alerts(alerts, explain=detect.detector.explain_alert)
+    return events / (time.perf_counter() - started)
+
+
+def ladder(corpus: Path, work: Path, rule_paths: list[Path], end_to_end_rate: float) -> None:
+    rates = []
+    for rung in LADDER:
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--ladder-run", str(corpus), str(work), rung]
+        for p in rule_paths:
+            cmd += ["--rule-path", str(p)]
+        proc = subprocess.run(cmd, check=True, capture_output=True, text=True)
+        rates.append(float(json.loads(proc.stdout.strip().splitlines()[-1])["rate"]))
+    rates.append(end_to_end_rate)
+    print("where one core's time goes (each prefix of the pipeline in a fresh process; us per event):")
+    previous = 0.0
+    for label, rate in zip([*(LADDER_LABELS[r] for r in LADDER), "+ alert store and checkpoints (end to end)"],
+                           rates, strict=True):
+        per = 1e6 / rate
+        print(f"  {label:42} {rate:>10,.0f} events/s  {per:6.1f} us/event  (stage {per - previous:+6.1f})")
+        previous = per
+
+
 def scenario(label: str, corpus: Path, tmp: Path, args: argparse.Namespace, rule_paths: list[Path]) -> None:
     files = sorted(corpus.rglob("*.json.gz"))
     print(f"\n== {label}: {len(files)} files")
@@ -197,6 +273,8 @@ def scenario(label: str, corpus: Path, tmp: Path, args: argparse.Namespace, rule
         "(1.00 = no parallel overhead: on an idle machine the workers then add their cores' worth)"
     )
     print(f"target 60,000 events/s on one core   : {'met' if one >= 60_000 else 'NOT met'}")
+    if args.ladder:
+        ladder(corpus, tmp / "ladder", rule_paths, one)
 
 
 def main() -> None:
@@ -209,9 +287,16 @@ def main() -> None:
                     help="more SigmaHQ rules: the cloudtrail folders under DIR, or DIR itself (repeatable)")
     ap.add_argument("--quiet-weight", type=int, default=100,
                     help="second scenario: benign records per attack record (0 to skip it)")
+    ap.add_argument("--no-ladder", dest="ladder", action="store_false",
+                    help="skip the per-stage breakdown (four more one-core passes per corpus)")
+    ap.add_argument("--ladder-run", nargs=3, metavar=("CORPUS", "WORK", "RUNG"), help=argparse.SUPPRESS)
     ap.add_argument("--one-run", nargs=3, metavar=("CORPUS", "WORK", "WORKERS"), help=argparse.SUPPRESS)
     ap.add_argument("--rule-path", type=Path, action="append", default=[], help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.ladder_run:
+        corpus_s, work_s, rung = args.ladder_run
+        print(json.dumps({"rate": _ladder_run(Path(corpus_s), Path(work_s), rung, args.rule_path)}))
+        return
     if args.one_run:
         corpus_s, work_s, workers_s = args.one_run
         rate, summary = _one_run(Path(corpus_s), Path(work_s), int(workers_s), args.rule_path)
