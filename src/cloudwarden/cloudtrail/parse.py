@@ -14,8 +14,8 @@ Formats (detected from the content, not the file name):
   these under `_source` (elasticdump, Elasticsearch bulk/scroll output) or in a search response's
   `hits.hits`. A record without `eventTime` takes it from `@timestamp` (the record's own, else the
   document's); a present eventTime is never replaced. An Elastic integration document that keeps only
-  its ECS fields (`aws.cloudtrail.user_identity`...) and not the original record is set aside with that
-  reason: mapping ECS back to CloudTrail would guess.
+  its ECS fields (the integration's default) is rebuilt into the CloudTrail record by undoing the
+  integration's field moves (`cloudtrail/ecs.py`, which lists what cannot come back).
 
 The fast path splits `{"Records": [...]}` with msgspec into raw byte slices (no re-encoding: the raw
 text kept in the lake is exactly what CloudTrail wrote) and decodes each slice with orjson. Decoding
@@ -35,6 +35,8 @@ from typing import Any, NamedTuple
 
 import msgspec
 import orjson
+
+from cloudwarden.cloudtrail.ecs import record_from_ecs
 
 # Columns that hold a whole event in CloudTrail Lake / Athena query exports (compared lower-cased).
 EVENT_COLUMNS = ("eventjson", "event_json", "rawevent", "raw_event", "raw", "event", "json", "_raw")
@@ -275,9 +277,12 @@ def _event_from_elk(doc: dict[str, Any]) -> dict[str, Any] | Problem | None:
         if _looks_like_record(inner):
             return inner  # type: ignore[no-any-return]
     if nested.__class__ is dict:
-        return Problem("", "Elastic AWS integration document without the original CloudTrail record: "
-                           "aws.cloudtrail holds only ECS fields and event.original is absent (keep it with "
-                           "the integration's preserve_original_event option, or export the raw records)")
+        rebuilt = record_from_ecs(doc)  # the integration's default: ECS fields only, no event.original
+        if rebuilt is not None:
+            return rebuilt
+        return Problem("", "Elastic AWS integration document without the original CloudTrail record "
+                           "(event.original is absent) and without event.provider and event.action to rebuild "
+                           "it from")
     return None
 
 

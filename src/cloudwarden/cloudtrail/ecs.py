@@ -1,0 +1,166 @@
+"""CloudTrail records rebuilt from the ECS documents of Elastic's AWS integration. Pure, no I/O.
+
+Elastic's AWS CloudTrail integration drops the original record (`event.original`) unless its
+`preserve_original_event` option is on, so an export of most Elastic deployments holds only ECS fields.
+Its ingest pipeline moves each CloudTrail field to one place, so the move can be undone field by field:
+
+    eventTime           @timestamp              eventSource      event.provider
+    eventName           event.action            eventID          event.id
+    awsRegion           cloud.region            sourceIPAddress  source.address (or source.ip)
+    userAgent           user_agent.original     errorCode        aws.cloudtrail.error_code
+    requestParameters   aws.cloudtrail.flattened.request_parameters (also responseElements,
+                        additionalEventData, serviceEventDetails, insightDetails under flattened.*)
+    userIdentity        aws.cloudtrail.user_identity.* (snake_case), plus principalId from user.id,
+                        accountId from cloud.account.id, and userName from user.name: the session issuer's
+                        name when there is a session issuer (the pipeline writes that one there), else the
+                        identity's own
+    tlsDetails          tls.version_protocol + tls.version, tls.cipher, tls.client.server_name
+    the rest            aws.cloudtrail.<snake_case of the CloudTrail name>
+
+What the integration does not keep cannot come back, and is left out rather than guessed:
+- a requestParameters/responseElements/additionalEventData body of 32 KB or more (the integration keeps
+  only Java's `Map.toString()` of it, which is not JSON);
+- null and empty values (the pipeline drops them: `"requestParameters": null` reads as absent);
+- sessionCredentialFromConsole, webIdFederationData, sourceIdentity, onBehalfOf and other identity details
+  it has no field for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+# aws.cloudtrail.<snake> -> CloudTrail's name, for the fields the pipeline renames one to one
+_TOP_LEVEL = (
+    ("event_version", "eventVersion"),
+    ("error_code", "errorCode"),
+    ("error_message", "errorMessage"),
+    ("request_id", "requestID"),
+    ("event_type", "eventType"),
+    ("api_version", "apiVersion"),
+    ("management_event", "managementEvent"),
+    ("read_only", "readOnly"),
+    ("recipient_account_id", "recipientAccountId"),
+    ("shared_event_id", "sharedEventID"),
+    ("vpc_endpoint_id", "vpcEndpointId"),
+    ("event_category", "eventCategory"),
+)
+_FLATTENED = (
+    ("request_parameters", "requestParameters"),
+    ("response_elements", "responseElements"),
+    ("additional_eventdata", "additionalEventData"),
+    ("service_event_details", "serviceEventDetails"),
+    ("insight_details", "insightDetails"),
+)
+_ISSUER = (("type", "type"), ("principal_id", "principalId"), ("arn", "arn"), ("account_id", "accountId"))
+
+
+def _dict(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _put(target: dict[str, Any], name: str, value: Any) -> None:
+    if value is not None and value != "":
+        target[name] = value
+
+
+def _cloudtrail_time(value: Any) -> Any:
+    """Elasticsearch's date text as CloudTrail writes it: whole seconds without the `.000`."""
+    if isinstance(value, str) and value.endswith(".000Z") and len(value) == 24:
+        return value[:19] + "Z"
+    return value
+
+
+def looks_like_ecs(doc: Mapping[str, Any]) -> bool:
+    """A document of Elastic's AWS CloudTrail integration: ECS `event` fields and an `aws.cloudtrail` object."""
+    return isinstance(_dict(doc.get("aws")).get("cloudtrail"), Mapping) and isinstance(doc.get("event"), Mapping)
+
+
+def record_from_ecs(doc: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The CloudTrail record an Elastic integration document was made from, as far as the document keeps
+    it; None when it is not such a document or lacks what names an API call (event.provider, event.action)."""
+    if not looks_like_ecs(doc):
+        return None
+    trail = _dict(_dict(doc.get("aws")).get("cloudtrail"))
+    event = _dict(doc.get("event"))
+    if not isinstance(event.get("provider"), str) or not isinstance(event.get("action"), str):
+        return None
+    user = _dict(doc.get("user"))
+    record: dict[str, Any] = {}
+    _put(record, "eventVersion", trail.get("event_version"))
+    identity = _identity(_dict(trail.get("user_identity")), user, _dict(_dict(doc.get("cloud")).get("account")))
+    if identity:
+        record["userIdentity"] = identity
+    _put(record, "eventTime", _cloudtrail_time(doc.get("@timestamp")))
+    record["eventSource"] = event["provider"]
+    record["eventName"] = event["action"]
+    _put(record, "awsRegion", _dict(doc.get("cloud")).get("region"))
+    source = _dict(doc.get("source"))
+    _put(record, "sourceIPAddress", source.get("address") or source.get("ip"))
+    _put(record, "userAgent", _dict(doc.get("user_agent")).get("original"))
+    flattened = _dict(trail.get("flattened"))
+    for ecs_name, name in _FLATTENED:
+        _put(record, name, flattened.get(ecs_name))
+    for ecs_name, name in _TOP_LEVEL:
+        if ecs_name != "event_version":
+            _put(record, name, trail.get(ecs_name))
+    _put(record, "eventID", event.get("id"))
+    resources = trail.get("resources")
+    if isinstance(resources, list):
+        rebuilt = []
+        for item in resources:
+            if isinstance(item, Mapping):
+                one: dict[str, Any] = {}
+                _put(one, "accountId", item.get("account_id"))
+                _put(one, "type", item.get("type"))
+                _put(one, "ARN", item.get("arn"))
+                if one:
+                    rebuilt.append(one)
+        if rebuilt:
+            record["resources"] = rebuilt
+    tls = _tls(_dict(doc.get("tls")))
+    if tls:
+        record["tlsDetails"] = tls
+    return record
+
+
+def _identity(found: Mapping[str, Any], user: Mapping[str, Any], account: Mapping[str, Any]) -> dict[str, Any]:
+    identity: dict[str, Any] = {}
+    _put(identity, "type", found.get("type"))
+    _put(identity, "principalId", user.get("id"))
+    _put(identity, "arn", found.get("arn"))
+    _put(identity, "accountId", account.get("id"))
+    _put(identity, "accessKeyId", found.get("access_key_id"))
+    session = _dict(found.get("session_context"))
+    issuer_found = _dict(session.get("session_issuer"))
+    if session:
+        context: dict[str, Any] = {}
+        attributes: dict[str, Any] = {}
+        _put(attributes, "creationDate", _cloudtrail_time(session.get("creation_date")))
+        _put(attributes, "mfaAuthenticated", session.get("mfa_authenticated"))
+        if attributes:
+            context["attributes"] = attributes
+        if issuer_found:
+            issuer: dict[str, Any] = {}
+            for ecs_name, name in _ISSUER:
+                _put(issuer, name, issuer_found.get(ecs_name))
+            # the pipeline moves sessionIssuer.userName to user.name (an assumed role's identity has no
+            # userName of its own)
+            _put(issuer, "userName", user.get("name"))
+            context["sessionIssuer"] = issuer
+        if context:
+            identity["sessionContext"] = context
+    if not issuer_found:
+        _put(identity, "userName", user.get("name"))
+    _put(identity, "invokedBy", found.get("invoked_by"))
+    return identity
+
+
+def _tls(tls: Mapping[str, Any]) -> dict[str, Any]:
+    details: dict[str, Any] = {}
+    protocol, version = tls.get("version_protocol"), tls.get("version")
+    if isinstance(protocol, str) and isinstance(version, str) and protocol and version:
+        details["tlsVersion"] = f"{protocol.upper()}v{version}"
+    _put(details, "cipherSuite", tls.get("cipher"))
+    _put(details, "clientProvidedHostHeader", _dict(tls.get("client")).get("server_name"))
+    return details

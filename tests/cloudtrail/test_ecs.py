@@ -1,0 +1,195 @@
+"""CloudTrail records rebuilt from Elastic AWS integration documents that keep only ECS fields.
+
+`to_ecs` below is our reading of what the integration's ingest pipeline stores for a record (renames,
+dropped nulls, the flattened bodies, the Java toString copies); rebuilding must give the record back, less
+what the pipeline does not keep."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from cloudwarden.cloudtrail.ecs import record_from_ecs
+from cloudwarden.cloudtrail.ingest import IngestOptions, ingest
+from cloudwarden.cloudtrail.normalize import normalize
+from cloudwarden.detect.alert_store import AlertStore
+from cloudwarden.store.lake import Lake
+from cloudwarden.store.state import open_store
+from tests.cloudtrail import factory as f
+from tests.cloudtrail.test_parse_sources import _records
+
+MAX_FLATTENED = 32766  # the pipeline keeps the object form of a body only below this many characters
+TOP = {"eventVersion": "event_version", "errorCode": "error_code", "errorMessage": "error_message",
+       "requestID": "request_id", "eventType": "event_type", "apiVersion": "api_version",
+       "managementEvent": "management_event", "readOnly": "read_only", "recipientAccountId": "recipient_account_id",
+       "vpcEndpointId": "vpc_endpoint_id", "eventCategory": "event_category"}
+BODIES = {"requestParameters": "request_parameters", "responseElements": "response_elements",
+          "additionalEventData": "additional_eventdata", "serviceEventDetails": "service_event_details"}
+
+
+def _java_text(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={_java_text(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_java_text(v) for v in value) + "]"
+    return str(value)
+
+
+def _drop_empty(value: Any) -> Any:
+    if isinstance(value, dict):
+        kept = {k: _drop_empty(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v not in (None, "", {}, [])}
+    if isinstance(value, list):
+        return [v for v in (_drop_empty(x) for x in value) if v not in (None, "", {}, [])]
+    return value
+
+
+def to_ecs(record: dict[str, Any]) -> dict[str, Any]:
+    """The document Elastic's AWS integration indexes for a CloudTrail record (no preserve_original_event)."""
+    rec = _drop_empty(copy.deepcopy(record))
+    ui = rec.get("userIdentity", {})
+    trail: dict[str, Any] = {"flattened": {}}
+    for name, ecs in TOP.items():
+        if name in rec:
+            trail[ecs] = rec[name]
+    for name, ecs in BODIES.items():
+        if name in rec:
+            text = _java_text(rec[name])
+            trail[ecs] = text
+            if len(text) < MAX_FLATTENED:
+                trail["flattened"][ecs] = rec[name]
+    identity: dict[str, Any] = {}
+    for name, ecs in (("type", "type"), ("arn", "arn"), ("accessKeyId", "access_key_id"), ("invokedBy", "invoked_by")):
+        if name in ui:
+            identity[ecs] = ui[name]
+    user: dict[str, Any] = {}
+    if "principalId" in ui:
+        user["id"] = ui["principalId"]
+    if "userName" in ui:
+        user["name"] = ui["userName"]
+    context = ui.get("sessionContext", {})
+    if context:
+        session: dict[str, Any] = {}
+        attrs = context.get("attributes", {})
+        if "mfaAuthenticated" in attrs:
+            session["mfa_authenticated"] = attrs["mfaAuthenticated"]
+        if "creationDate" in attrs:
+            session["creation_date"] = attrs["creationDate"].replace("Z", ".000Z")
+        issuer = context.get("sessionIssuer", {})
+        if issuer:
+            session["session_issuer"] = {ecs: issuer[name] for name, ecs in (
+                ("type", "type"), ("principalId", "principal_id"), ("arn", "arn"), ("accountId", "account_id"))
+                if name in issuer}
+            if "userName" in issuer and "name" not in user:
+                user["name"] = issuer["userName"]
+        identity["session_context"] = session
+    trail["user_identity"] = identity
+    if "resources" in rec:
+        trail["resources"] = [{"arn": r["ARN"], "account_id": r["accountId"], "type": r["type"]} for r in rec["resources"]]
+    doc: dict[str, Any] = {
+        "@timestamp": rec["eventTime"].replace("Z", ".000Z"),
+        "aws": {"cloudtrail": trail},
+        "event": {"action": rec["eventName"], "provider": rec["eventSource"], "id": rec["eventID"],
+                  "kind": "event", "outcome": "failure" if "errorCode" in rec else "success", "type": ["info"]},
+        "cloud": {"region": rec["awsRegion"]},
+        "ecs": {"version": "8.11.0"},
+        "source": {"address": rec["sourceIPAddress"]},
+        "user_agent": {"original": rec["userAgent"], "name": "Other"},
+        "related": {"entity": [ui.get("arn", "")]},
+    }
+    if "accountId" in ui:
+        doc["cloud"]["account"] = {"id": ui["accountId"]}
+    if user:
+        doc["user"] = user
+    if rec["sourceIPAddress"][0].isdigit():
+        doc["source"]["ip"] = rec["sourceIPAddress"]
+    tls = rec.get("tlsDetails")
+    if tls:
+        protocol, _, version = tls["tlsVersion"].partition("v")
+        doc["tls"] = {"version_protocol": protocol.lower(), "version": version, "cipher": tls["cipherSuite"],
+                      "client": {"server_name": tls["clientProvidedHostHeader"]}}
+    return doc
+
+
+def _records_of(*docs: dict[str, Any]) -> tuple[list[Any], list[Any]]:
+    return _records(b"\n".join(orjson.dumps(d) for d in docs) + b"\n")
+
+
+def _variety() -> list[dict[str, Any]]:
+    out = f.many(len(f.pool()))
+    out.append(f.event("AssumeRole", "sts.amazonaws.com", event_id="evt-role", identity=f.assumed_role(mfa=True),
+                       resources=[{"accountId": f.ACCOUNT, "type": "AWS::IAM::Role", "ARN": f"arn:aws:iam::{f.ACCOUNT}:role/x"}],
+                       tlsDetails={"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256",
+                                   "clientProvidedHostHeader": "sts.amazonaws.com"}))
+    return out
+
+
+@pytest.mark.parametrize("record", _variety(), ids=lambda r: r["eventName"])
+def test_an_ecs_only_document_gives_back_the_record_less_what_the_integration_drops(record: dict[str, Any]) -> None:
+    doc = to_ecs(record)
+    assert "original" not in doc["event"]  # the integration's default
+    recs, probs = _records_of(doc)
+    assert not probs and len(recs) == 1
+    assert recs[0].data == _drop_empty(record)
+    assert orjson.loads(recs[0].raw) == recs[0].data
+    assert normalize(recs[0].data) == normalize(_drop_empty(record))
+
+
+def test_an_assumed_role_keeps_its_session_issuer_name_apart_from_an_iam_users_name() -> None:
+    role = record_from_ecs(to_ecs(f.event("PutObject", identity=f.assumed_role(role="deploy", session="ci"))))
+    user = record_from_ecs(to_ecs(f.event("PutObject", identity=f.iam_user("carol"))))
+    assert role is not None and user is not None
+    assert role["userIdentity"]["sessionContext"]["sessionIssuer"]["userName"] == "deploy"
+    assert "userName" not in role["userIdentity"]
+    assert user["userIdentity"]["userName"] == "carol" and "sessionContext" not in user["userIdentity"]
+    assert normalize(role).principal == f"arn:aws:iam::{f.ACCOUNT}:role/deploy"
+    assert normalize(role).session_name == "ci"
+
+
+def test_a_body_too_large_for_the_flattened_field_is_left_out_not_guessed() -> None:
+    big = {"policyDocument": "x" * 40_000, "policyName": "p"}
+    record = f.event("PutUserPolicy", "iam.amazonaws.com", params=big)
+    doc = to_ecs(record)
+    assert "request_parameters" not in doc["aws"]["cloudtrail"]["flattened"]
+    assert doc["aws"]["cloudtrail"]["request_parameters"].startswith("{policyDocument=")  # Java's text only
+    rebuilt = record_from_ecs(doc)
+    assert rebuilt is not None and "requestParameters" not in rebuilt
+    assert rebuilt["eventName"] == "PutUserPolicy" and rebuilt["eventID"] == record["eventID"]
+
+
+def test_documents_that_cannot_be_rebuilt_are_set_aside_with_the_reason() -> None:
+    no_action = to_ecs(f.event("StopLogging", "cloudtrail.amazonaws.com"))
+    del no_action["event"]["action"]
+    assert record_from_ecs(no_action) is None
+    assert record_from_ecs({"@timestamp": "2026-01-01T00:00:00.000Z", "event": {"action": "x"}}) is None  # not ECS AWS
+    good = to_ecs(f.event("StopLogging", "cloudtrail.amazonaws.com", event_id="evt-good"))
+    recs, probs = _records_of(no_action, good)
+    assert [r.data["eventID"] for r in recs] == ["evt-good"]
+    assert len(probs) == 1 and probs[0].location == "line 1"
+    assert "event.provider and event.action" in probs[0].reason
+
+
+def test_ingest_of_an_elastic_export_alerts_like_the_raw_records(tmp_path: Path) -> None:
+    records = f.many(28)
+    hits = [{"_index": ".ds-logs-aws.cloudtrail-default", "_id": str(i), "_source": to_ecs(r)} for i, r in enumerate(records)]
+    (tmp_path / "elastic").mkdir()
+    (tmp_path / "elastic" / "export.json").write_text(json.dumps({"hits": {"total": {"value": 28}, "hits": hits}}))
+    f.write_records(tmp_path / "raw" / "records.json.gz", records)
+
+    def run(folder: str) -> tuple[Any, list[tuple[str, int]]]:
+        state = open_store(f"sqlite:///{tmp_path / (folder + '.db')}")
+        summary = ingest(str(tmp_path / folder), Lake(tmp_path / (folder + "-lake")), state, IngestOptions())
+        stored = sorted((a.rule_id, a.count) for a in AlertStore(state).list(limit=1000))
+        state.dispose()
+        return summary, stored
+
+    from_elastic, alerts_elastic = run("elastic")
+    from_raw, alerts_raw = run("raw")
+    assert from_elastic.events == 28 and from_elastic.records_set_aside == 0
+    assert alerts_elastic and alerts_elastic == alerts_raw
+    assert from_elastic.alerts_by_severity == from_raw.alerts_by_severity
