@@ -115,3 +115,19 @@ def test_sqs_notifications_drive_ingest(s3: Any, moto: MotoServer, tmp_path: Pat
     assert lake.count() == 12
     left = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
     assert left["Attributes"] == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}
+
+
+def test_a_firehose_delivery_prefix_is_listed_as_is(s3: Any, moto: MotoServer, tmp_path: Path) -> None:
+    from tests.cloudtrail.test_delivery_envelopes import eventbridge
+
+    records = f.many(12)
+    body = b"".join(json.dumps(eventbridge(r)).encode() for r in records)  # back to back, no extension
+    s3.put_object(Bucket=BUCKET, Key="firehose/2026/01/01/00/trail-stream-1-2026-01-01-00-00-00-abcd", Body=body)
+    s3.put_object(Bucket=BUCKET, Key="firehose/2026/01/01/01/trail-stream-1-2026-01-01-01-00-00-ef01.gz",
+                  Body=gzip.compress(b"\n".join(json.dumps(eventbridge(r)).encode() for r in f.many(3, start=12))))
+    lake, state = _store(tmp_path)
+    summary = ingest(f"s3://{BUCKET}/firehose/", lake, state, IngestOptions(endpoint_url=moto.url, region_name="us-east-1"))
+    assert (summary.files_processed, summary.events, summary.records_set_aside) == (2, 15, 0)
+    again = ingest(f"s3://{BUCKET}/firehose/", lake, state, IngestOptions(endpoint_url=moto.url, region_name="us-east-1"))
+    assert again.events == 0  # remembered like any other object
+    state.dispose()

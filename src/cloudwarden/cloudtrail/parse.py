@@ -7,6 +7,9 @@ Formats (detected from the content, not the file name):
   `eventJson`-like column (object or JSON string), or flattened rows whose column names are the
   lower-cased CloudTrail field names (Athena's CloudTrail table) with JSON strings in the nested
   columns; CSV exports of either shape (`.csv`);
+- AWS delivery envelopes: EventBridge events (`detail-type`, the record in `detail`) and CloudWatch Logs
+  subscription payloads (`messageType`, each `logEvents[].message` a record's JSON text), one per line or
+  written back to back without a separator (Kinesis Data Firehose's default in S3);
 - Logstash / Elastic (ELK) exports, one document per line or in an array: a CloudTrail record with
   `@timestamp` (Logstash's json codec moves eventTime there) and `@version`; the record nested in the
   document, as CloudTrail's own JSON under `aws.cloudtrail`, or as JSON text in `event.original` (Elastic's
@@ -199,7 +202,10 @@ def _iter_lines(data: bytes) -> Iterator[Record | Problem]:
         try:
             value = loads(line)
         except orjson.JSONDecodeError as exc:
-            yield Problem(f"line {number}", _utf8_problem(line) or f"invalid JSON: {exc}")
+            if str(exc).startswith(_TRAILING):
+                yield from _iter_concatenated(line, number)
+            else:
+                yield Problem(f"line {number}", _utf8_problem(line) or f"invalid JSON: {exc}")
             continue
         if isinstance(value, dict) and isinstance(value.get("Records"), list):
             # a whole Records file written on one line
@@ -209,13 +215,55 @@ def _iter_lines(data: bytes) -> Iterator[Record | Problem]:
         yield from _unwrap(value, line, f"line {number}")
 
 
+_TRAILING = "unexpected content after document"  # orjson's error for a document followed by more text
+
+
+def _iter_concatenated(line: bytes, number: int) -> Iterator[Record | Problem]:
+    """Documents written back to back with no separator: what Kinesis Data Firehose delivers to S3 unless a
+    newline delimiter is configured (EventBridge events, CloudWatch Logs payloads). Each document is
+    decoded alone; text that is not a document ends the line with a problem naming where."""
+    rest = line
+    index = 0
+    offset = 0
+    while rest:
+        try:
+            value = orjson.loads(rest)
+            end = len(rest)
+        except orjson.JSONDecodeError as exc:
+            if not str(exc).startswith(_TRAILING) or exc.pos <= 0:
+                yield Problem(f"line {number} document {index}", f"invalid JSON at byte {offset}: {exc}")
+                return
+            end = exc.pos
+            value = orjson.loads(rest[:end])
+        yield from _unwrap(value, rest[:end].strip(), f"line {number} document {index}")
+        index += 1
+        offset += end
+        stripped = rest[end:].lstrip()
+        offset += len(rest) - end - len(stripped)
+        rest = stripped
+
+
 def _unwrap(value: Any, raw: bytes, location: str) -> Iterator[Record | Problem]:
-    """A plain record, or the event inside an export row or an ELK document."""
+    """A plain record, or the event inside an export row, an ELK document, an EventBridge event or a
+    CloudWatch Logs subscription payload."""
     if value.__class__ is not dict:
         yield Record(location, value, raw)
         return
     if "eventID" in value and "eventTime" in value:
         yield Record(location, value, raw)
+        return
+    detail = value.get("detail")
+    if detail.__class__ is dict and "detail-type" in value:
+        # EventBridge: {"detail-type": "AWS API Call via CloudTrail", "source": "aws.s3", "detail": {record}}
+        if _looks_like_record(detail):
+            yield Record(location, detail, orjson.dumps(detail))
+        else:
+            yield Problem(location, f"EventBridge event of type {str(value.get('detail-type'))[:80]!r} "
+                                    "holds no CloudTrail record in its detail")
+        return
+    kind = value.get("messageType")
+    if kind.__class__ is str and "logEvents" in value:
+        yield from _log_events(value, location)
         return
     hits = _search_hits(value)
     if hits is not None:
@@ -241,6 +289,31 @@ def _unwrap(value: Any, raw: bytes, location: str) -> Iterator[Record | Problem]
         yield Problem(location, timed.reason)
         return
     yield Record(location, timed, raw if timed is value else orjson.dumps(timed))
+
+
+def _log_events(payload: dict[str, Any], location: str) -> Iterator[Record | Problem]:
+    """A CloudWatch Logs subscription payload (CloudTrail sent to a log group, then to Firehose or Lambda):
+    each log event's message is one record's JSON text. CONTROL_MESSAGE payloads are CloudWatch's own
+    reachability checks and hold no events."""
+    if payload.get("messageType") == "CONTROL_MESSAGE":
+        return
+    events = payload.get("logEvents")
+    if events.__class__ is not list:
+        yield Problem(location, "CloudWatch Logs payload whose logEvents is not a list")
+        return
+    for index, item in enumerate(events):
+        where = f"{location} logEvent {index}"
+        message = item.get("message") if item.__class__ is dict else None
+        if message.__class__ is not str:
+            yield Problem(where, "log event without a message")
+            continue
+        raw = message.strip().encode("utf-8", "surrogatepass")
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            yield Problem(where, _utf8_problem(raw) or f"message is not JSON: {exc}")
+            continue
+        yield from _unwrap(value, raw, where)
 
 
 def _search_hits(value: dict[str, Any]) -> list[Any] | None:

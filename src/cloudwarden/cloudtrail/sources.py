@@ -108,7 +108,13 @@ def in_range(day: date | None, since: date | None, until: date | None) -> bool:
 
 
 def wanted(name: str) -> bool:
-    return name.endswith(SUFFIXES) and not any(part in name for part in _SKIP_PARTS) and not name.startswith(".")
+    """A file or object worth reading: a known suffix, or no extension at all (Kinesis Data Firehose names its
+    S3 objects `<stream>-<n>-<time>-<uuid>` unless compression or an extension is configured); the content
+    decides the format either way. Digest and Insight files, hidden files and folder markers are skipped."""
+    base = name.rsplit("/", 1)[-1]
+    if not base or base.startswith(".") or any(part in name for part in _SKIP_PARTS):
+        return False
+    return name.endswith(SUFFIXES) or "." not in base
 
 
 # ---------------------------------------------------------------------------------------------- reading
@@ -286,10 +292,13 @@ class S3Source:
     def region_prefixes(self) -> list[tuple[str, bool]]:
         """Folders to list: `(prefix, True)` for each `.../CloudTrail/<region>/` under the source (accounts
         and organization members discovered by delimiter listings), or `(prefix, False)` when the source
-        already points below a region (listed as is)."""
+        already points below a region, or holds no `AWSLogs/` folder at all (both listed as is)."""
         root = self.prefix
         if "AWSLogs/" not in root:
             root = (root.rstrip("/") + "/" if root else "") + "AWSLogs/"
+            if not self._prefixes(root):
+                # not CloudTrail's own layout (Kinesis Data Firehose delivery, a copy elsewhere): list it as is
+                return [(self.prefix, False)]
         if not root.endswith("/"):
             return [(root, False)]
         if _REGION_PREFIX.search(root):
