@@ -13,7 +13,9 @@ from cloudwarden.errors import CloudwardenError
 from cloudwarden.store.state import StateStore, open_store
 
 console = Console()
-err_console = Console(stderr=True)
+# Messages on stderr name files, lines and resources: never hard-wrapped, so a path stays whole when it is
+# copied from a terminal or read from a log (tables still fit the width).
+err_console = Console(stderr=True, soft_wrap=True)
 
 EXIT_OK = 0
 EXIT_FINDINGS = 3  # the job ran and found failing controls / alerts at or above the threshold
