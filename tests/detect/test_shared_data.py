@@ -90,6 +90,17 @@ PANTHER_TO_BUILTIN = {
     "AWS.Lambda.UpdateFunctionConfiguration": "Lambda function code or configuration changed",
     "AWS.CloudTrail.DNSLogsDeleted": "Resolver query logging removed",
     "AWS.EC2.DownloadInstanceUserData": "user data read",
+    "AWS.Bedrock.DeleteModelInvocationLoggingConfiguration": "Security monitoring service disabled",
+    "AWS.WAF.Disassociation": "Security monitoring service disabled",
+    "AWS.CloudTrail.CodebuildProjectMadePublic": "CodeBuild project made public",
+    "AWS.EC2.EBS.Encryption.Disabled": "EBS encryption by default disabled",
+    "AWS.RDS.AutomatedBackupDeleted": "RDS database or its backups deleted",
+    "AWS.RDS.DeletionProtectionDisabled": "RDS database or its backups deleted",
+    "AWS.RDS.SnapshotDeleted": "RDS database or its backups deleted",
+    "AWS.RDS.InstanceMadePublic": "RDS database made publicly accessible",
+    "AWS.RDS.PublicRestore": "RDS database made publicly accessible",
+    "AWS.RDS.SnapshotExport": "RDS snapshot exported to S3",
+    "AWS.S3.CopyObjectWithClientSideEncryption": "customer-provided encryption key",
 }
 INDEXED_NAMES = {k for _is_base, _get, table in BUILTINS._indexes for k in table}
 
