@@ -80,7 +80,7 @@ def test_what_an_envelope_cannot_give_is_set_aside_with_the_reason() -> None:
     assert "EC2 Instance State-change Notification" in reasons["line 1"]
     assert reasons["line 2 logEvent 1"].startswith("message is not JSON")
     assert reasons["line 2 logEvent 2"] == "log event without a message"
-    assert "invalid JSON at byte" in reasons["line 3 document 1"]
+    assert "invalid JSON at character" in reasons["line 3 document 1"]
 
 
 def test_firehose_objects_without_an_extension_are_read_but_markers_digests_and_hidden_files_are_not() -> None:
@@ -113,3 +113,17 @@ def test_ingest_of_a_firehose_folder_alerts_like_the_raw_records(tmp_path: Path)
     assert firehose.files_processed == 2 and firehose.events == 30 and firehose.records_set_aside == 0
     assert alerts_firehose and alerts_firehose == alerts_raw
     assert firehose.alerts_by_severity == raw.alerts_by_severity
+
+
+def test_back_to_back_documents_with_multibyte_text_and_a_truncated_tail() -> None:
+    # orjson reports the trailing content's position in characters: slicing the bytes there cut documents
+    # holding non-ASCII text in two (found by fuzzing; it raised instead of reporting)
+    records = [f.event("PutObject", event_id=f"evt-{i}", params={"bucketName": "données", "key": "😀/é.csv"}) for i in range(3)]
+    whole = b"".join(orjson.dumps(eventbridge(r)) for r in records)
+    recs, probs = _records(whole)
+    assert not probs and [r.data for r in recs] == records
+    truncated = whole + orjson.dumps(eventbridge(records[0]))[:-7]
+    recs, probs = _records(truncated)
+    assert [r.data for r in recs] == records
+    assert len(probs) == 1 and probs[0].location == "line 1 document 3"
+    assert probs[0].reason.startswith("invalid JSON at character")

@@ -221,26 +221,38 @@ _TRAILING = "unexpected content after document"  # orjson's error for a document
 def _iter_concatenated(line: bytes, number: int) -> Iterator[Record | Problem]:
     """Documents written back to back with no separator: what Kinesis Data Firehose delivers to S3 unless a
     newline delimiter is configured (EventBridge events, CloudWatch Logs payloads). Each document is
-    decoded alone; text that is not a document ends the line with a problem naming where."""
-    rest = line
+    decoded alone; text that is not a document ends the line with a problem naming where. Works on text:
+    orjson reports where the trailing content starts in characters, not bytes."""
+    try:
+        rest = line.decode("utf-8")
+    except UnicodeDecodeError:
+        yield Problem(f"line {number}", _utf8_problem(line) or "non-UTF-8 bytes")
+        return
     index = 0
-    offset = 0
+    offset = 0  # characters into the line
     while rest:
         try:
             value = orjson.loads(rest)
             end = len(rest)
         except orjson.JSONDecodeError as exc:
-            if not str(exc).startswith(_TRAILING) or exc.pos <= 0:
-                yield Problem(f"line {number} document {index}", f"invalid JSON at byte {offset}: {exc}")
-                return
             end = exc.pos
-            value = orjson.loads(rest[:end])
-        yield from _unwrap(value, rest[:end].strip(), f"line {number} document {index}")
+            value = _NOT_JSON
+            if str(exc).startswith(_TRAILING) and 0 < end < len(rest):
+                try:
+                    value = orjson.loads(rest[:end])
+                except orjson.JSONDecodeError:
+                    value = _NOT_JSON
+            if value is _NOT_JSON:
+                yield Problem(f"line {number} document {index}", f"invalid JSON at character {offset}: {exc}")
+                return
+        yield from _unwrap(value, rest[:end].strip().encode("utf-8"), f"line {number} document {index}")
         index += 1
-        offset += end
         stripped = rest[end:].lstrip()
-        offset += len(rest) - end - len(stripped)
+        offset += len(rest) - len(stripped)
         rest = stripped
+
+
+_NOT_JSON = object()
 
 
 def _unwrap(value: Any, raw: bytes, location: str) -> Iterator[Record | Problem]:

@@ -32,7 +32,7 @@ def _sqlite_pragmas(dbapi_conn: object, _record: object) -> None:
     cur = dbapi_conn.cursor()  # type: ignore[attr-defined]
     # Only a new, empty database takes a page size (before WAL is switched on); an existing one keeps its own.
     # Alert rows carry their evidence events (several KB of JSON): with 16 KB pages most fit in their page
-    # instead of a chain of 4 KB overflow pages, and storing alerts measured ~15% faster (bench_alert_store.py).
+    # instead of a chain of 4 KB overflow pages: AlertStore.add took 10% less time on 300k labeled events.
     cur.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
     # WAL lets the dashboard read while an ingest writes; busy_timeout avoids spurious "database is locked".
     cur.execute("PRAGMA journal_mode=WAL")
