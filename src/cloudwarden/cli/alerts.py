@@ -1,4 +1,4 @@
-"""`cloudwarden alerts list|show|ack|resolve|suppress|...`: triage the stored alerts."""
+"""`cloudwarden alerts list|summary|show|ack|resolve|suppress|...`: triage the stored alerts."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cloudwarden.cli.common import EXIT_ERROR, cli_errors, console, err_console, settings, state_store
-from cloudwarden.detect.alert_store import AlertStore, StoredAlert
+from cloudwarden.detect.alert_store import STATUSES, AlertStore, StoredAlert
 from cloudwarden.detect.ocsf import to_ocsf
 from cloudwarden.errors import InputError
 
@@ -133,24 +133,99 @@ def show(alert_id: int, fmt: FormatOpt = "table") -> None:
         console.print(Text(f"  {c.at:%Y-%m-%d %H:%M} {c.author}: {c.text}"))
 
 
-@app.command("ack")
-def ack(alert_id: int, by: ByOpt = "", comment: Annotated[str, typer.Option()] = "") -> None:
-    """Acknowledge an alert (someone is on it)."""
+@app.command("summary")
+def summary(
+    by: Annotated[str, typer.Option("--by", help="rule | entity | account | severity | source | status | rule-entity")] = "rule",
+    status: Annotated[list[str] | None, typer.Option(help="new | acknowledged | resolved (repeatable)")] = None,
+    severity: Annotated[str | None, typer.Option(help="Minimum severity")] = None,
+    rule: Annotated[str | None, typer.Option(help="Rule id")] = None,
+    entity: Annotated[str | None, typer.Option(help="Principal ARN or host")] = None,
+    account: Annotated[str | None, typer.Option()] = None,
+    source: Annotated[str | None, typer.Option(help="cloudtrail | host | baseline-cloud | ...")] = None,
+    since: Annotated[str | None, typer.Option(help="ISO date: alerts last seen at or after")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10000)] = 30,
+    fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
+) -> None:
+    """Alerts grouped by rule, principal, account...: alerts, events, still open, worst severity, last seen."""
     store = _store()
-    _get(store, alert_id)
     with cli_errors():
-        a = store.ack(alert_id, by or _me(), comment)
-    console.print(Text(f"alert {a.id} acknowledged by {a.status_by}"))
+        rows = store.summary(by, limit=limit, status=status or None, min_severity=severity, rule_id=rule,
+                             entity=entity, account=account, source=source, since=_when(since))
+    if fmt == "json":
+        _emit_json(rows)
+        return
+    table = Table(title=f"alerts by {by}: {len(rows)} group(s), most alerts first")
+    group_cols = [c for c in rows[0] if c not in _SUMMARY_COUNTS] if rows else [by]
+    for col in (*group_cols, "alerts", "events", "open", "worst", "last seen"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(*(Text(str(r[c])) for c in group_cols), str(r["alerts"]), str(r["events"]), str(r["open"]),
+                      Text(r["worst_severity"]), (r["last_seen"] or "")[:19].replace("T", " "))
+    console.print(table)
+
+
+_SUMMARY_COUNTS = ("alerts", "events", "open", "worst_severity", "last_seen")
+
+
+def _triage(verb: str, status: str, alert_id: int | None, by: str, comment: str, yes: bool,
+            filters: dict[str, Any]) -> None:
+    """One alert by id, or every alert the filters select (with --yes: bulk triage changes many at once)."""
+    store = _store()
+    chosen = {k: v for k, v in filters.items() if v not in (None, "", [])}
+    if alert_id is not None:
+        if chosen:
+            err_console.print(Text("error: give an alert id or filters, not both"))
+            raise typer.Exit(EXIT_ERROR)
+        _get(store, alert_id)
+        with cli_errors():
+            a = {"acknowledged": store.ack, "resolved": store.resolve}[status](alert_id, by or _me(), comment)
+        console.print(Text(f"alert {a.id} {verb} by {a.status_by}"))
+        return
+    if not chosen:
+        err_console.print(Text(f"error: give an alert id, or filters (--rule, --entity, ...) and --yes to {verb.rstrip('d')} many"))
+        raise typer.Exit(EXIT_ERROR)
+    with cli_errors():
+        matching = store.count(**{**chosen, "status": [s for s in STATUSES if s != status]})
+        if not yes:
+            err_console.print(Text(f"{matching} alert(s) match and are not {verb} yet; add --yes to change them"))
+            raise typer.Exit(EXIT_ERROR)
+        changed = store.set_status_matching(status, by or _me(), comment, **chosen)
+    console.print(Text(f"{changed} alert(s) {verb} by {by or _me()}"))
+
+
+def _filters(rule: str | None, entity: str | None, account: str | None, severity: str | None,
+             source: str | None, since: str | None) -> dict[str, Any]:
+    return {"rule_id": rule, "entity": entity, "account": account, "min_severity": severity, "source": source,
+            "since": _when(since)}
+
+
+RuleOpt = Annotated[str | None, typer.Option(help="Bulk: alerts of this rule id")]
+EntityOpt = Annotated[str | None, typer.Option(help="Bulk: alerts of this principal ARN or host")]
+AccountOpt = Annotated[str | None, typer.Option(help="Bulk: alerts in this account")]
+SeverityOpt = Annotated[str | None, typer.Option(help="Bulk: alerts at this severity or above")]
+SourceOpt = Annotated[str | None, typer.Option(help="Bulk: alerts from this source")]
+SinceOpt = Annotated[str | None, typer.Option(help="Bulk: alerts last seen at or after this ISO date")]
+YesOpt = Annotated[bool, typer.Option("--yes", help="Bulk: change every matching alert (without it, only count them)")]
+
+
+@app.command("ack")
+def ack(alert_id: Annotated[int | None, typer.Argument()] = None, by: ByOpt = "",
+        comment: Annotated[str, typer.Option()] = "", rule: RuleOpt = None, entity: EntityOpt = None,
+        account: AccountOpt = None, severity: SeverityOpt = None, source: SourceOpt = None,
+        since: SinceOpt = None, yes: YesOpt = False) -> None:
+    """Acknowledge an alert (someone is on it), or with filters and --yes every matching one."""
+    _triage("acknowledged", "acknowledged", alert_id, by, comment, yes,
+            _filters(rule, entity, account, severity, source, since))
 
 
 @app.command("resolve")
-def resolve(alert_id: int, by: ByOpt = "", comment: Annotated[str, typer.Option()] = "") -> None:
-    """Resolve an alert. Later events of the same kind open a new alert."""
-    store = _store()
-    _get(store, alert_id)
-    with cli_errors():
-        a = store.resolve(alert_id, by or _me(), comment)
-    console.print(Text(f"alert {a.id} resolved by {a.status_by}"))
+def resolve(alert_id: Annotated[int | None, typer.Argument()] = None, by: ByOpt = "",
+            comment: Annotated[str, typer.Option()] = "", rule: RuleOpt = None, entity: EntityOpt = None,
+            account: AccountOpt = None, severity: SeverityOpt = None, source: SourceOpt = None,
+            since: SinceOpt = None, yes: YesOpt = False) -> None:
+    """Resolve an alert, or with filters and --yes every matching one. Later events of the same kind open a
+    new alert."""
+    _triage("resolved", "resolved", alert_id, by, comment, yes, _filters(rule, entity, account, severity, source, since))
 
 
 @app.command("assign")

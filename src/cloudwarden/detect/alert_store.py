@@ -68,6 +68,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     bindparam,
+    case,
     delete,
     func,
     insert,
@@ -89,6 +90,11 @@ STATUSES = ("new", "acknowledged", "resolved")
 PRUNE_BATCH = 5_000  # evidence rows deleted per transaction
 PRUNE_ALERTS = 500  # alerts examined per step (keyset over ids)
 DEFAULT_WINDOW = timedelta(hours=1)
+# `AlertStore.summary` groupings: name -> the alert columns that make a group
+SUMMARY_BY: dict[str, tuple[str, ...]] = {
+    "rule": ("rule_id",), "entity": ("entity",), "account": ("account",), "severity": ("severity",),
+    "source": ("source",), "status": ("status",), "rule-entity": ("rule_id", "entity"),
+}
 DEFAULT_EVIDENCE_LIMIT = 20
 _CHUNK = 4_000  # bound parameters per statement stay well under SQLite's 32,766 and PostgreSQL's 65,535
 
@@ -440,6 +446,13 @@ class PruneResult:
         d = asdict(self)
         d["cutoff"] = self.cutoff.isoformat()
         return d
+
+
+def _iso(value: Any) -> str | None:
+    """A stored (naive UTC) time as ISO text; drivers may hand an aggregate back as text already."""
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -1110,6 +1123,54 @@ class AlertStore:
         q = self._filtered(**filters).with_only_columns(AlertRow.severity, func.count()).group_by(AlertRow.severity)
         with self.state.session() as s:
             return {sev: int(n) for sev, n in s.execute(q)}
+
+    def summary(self, by: str = "rule", *, limit: int = 100, **filters: Any) -> builtins.list[dict[str, Any]]:
+        """Alerts grouped by `by` (one of `SUMMARY_BY`), most alerts first: how many alerts and events each
+        group holds, how many are still open (not resolved), the worst severity and the latest event. What a
+        person needs first with thousands of alerts: which rules and principals make them."""
+        columns = SUMMARY_BY.get(by)
+        if columns is None:
+            raise InputError(f"unknown grouping {by!r}; expected one of {', '.join(SUMMARY_BY)}")
+        keys = [getattr(AlertRow, c) for c in columns]
+        open_ = func.sum(case((AlertRow.status != "resolved", 1), else_=0))
+        q = self._filtered(**filters).with_only_columns(
+            *keys, func.max(AlertRow.title), func.count(), func.sum(AlertRow.count), open_,
+            func.max(AlertRow.severity_rank), func.max(AlertRow.last_seen),
+        ).group_by(*keys).order_by(func.count().desc(), *keys).limit(max(1, min(limit, 10_000)))
+        rank_name = {v: k for k, v in SEVERITY_ORDER.items()}
+        out: builtins.list[dict[str, Any]] = []
+        with self.state.session() as s:
+            for row in s.execute(q):
+                values = builtins.list(row)
+                group = dict(zip(columns, values[: len(columns)], strict=True))
+                title, alerts, events, still_open, rank, last = values[len(columns):]
+                out.append({**group, **({"title": title} if by == "rule" else {}), "alerts": int(alerts),
+                            "events": int(events or 0), "open": int(still_open or 0),
+                            "worst_severity": rank_name.get(int(rank), str(rank)),
+                            "last_seen": _iso(last)})
+        return out
+
+    def set_status_matching(self, status: str, by: str, comment: str = "", **filters: Any) -> int:
+        """Bulk triage: every alert the filters select (as `list` takes them) that is not in `status` yet gets
+        it, with who and why (a comment row per alert when `comment` is given); returns how many changed.
+        Refuses an empty filter: a typo must not resolve every alert. Takes the alert writers' lock, so it
+        neither races nor deadlocks with an ingest updating the same rows."""
+        if status not in STATUSES:
+            raise InputError(f"unknown status {status!r}; expected one of {', '.join(STATUSES)}")
+        if not any(v not in (None, "", [], ()) for v in filters.values()):
+            raise InputError("bulk triage needs at least one filter (rule, entity, account, severity, ...)")
+        now = _now()
+        with self.state.session() as s:
+            _writer_lock(s)
+            ids = builtins.list(s.scalars(
+                self._filtered(**filters).where(AlertRow.status != status).with_only_columns(AlertRow.id)))
+            for chunk in _chunks(ids, _CHUNK):
+                s.execute(update(AlertRow).where(AlertRow.id.in_(chunk)).values(
+                    status=status, status_by=by, status_at=now, status_comment=comment, updated_at=now))
+                if comment:
+                    s.execute(insert(AlertCommentRow), [
+                        {"alert_id": i, "author": by, "text": f"[{status}] {comment}", "at": now} for i in chunk])
+        return len(ids)
 
     # -- triage -----------------------------------------------------------------------------------------
     def _set_status(self, alert_id: int, status: str, by: str, comment: str) -> StoredAlert:
