@@ -209,3 +209,24 @@ def test_posture_page_names_each_cis_section(server: Server) -> None:
     page = c.get("/posture", params={"framework": "cis-7.0"}).text
     assert '<td>3 <span class="muted">Storage</span></td>' in page
     assert "Identity and Access Management" not in page  # only sections with results are listed
+
+
+def test_alert_summary_and_bulk_triage(server: Server) -> None:
+    ctx = server.ctx
+    ctx.raise_alerts([_alert("Noisy", "low", rule="noisy", entity=f"arn:aws:iam::1:user/u{i}", eid=f"n{i}") for i in range(4)]
+                     + [_alert("Trail stopped", "critical", rule="trail", eid="t1")])
+    c = server.client()
+    viewer, analyst = server.token("viewer"), server.token("analyst")
+    summary = c.get("/api/v1/alerts/summary", params={"by": "rule"}, headers=viewer).json()
+    assert [(r["rule_id"], r["alerts"], r["open"]) for r in summary["items"]] == [("noisy", 4, 4), ("trail", 1, 1)]
+    assert c.get("/api/v1/alerts/summary", params={"by": "colour"}, headers=viewer).status_code == 422
+    body = {"status": "resolved", "rule_id": "noisy", "comment": "hunting rule"}
+    assert c.post("/api/v1/alerts/triage", json=body, headers=viewer).status_code == 403  # viewers cannot triage
+    assert c.post("/api/v1/alerts/triage", json={"status": "resolved"}, headers=analyst).status_code == 422  # no filter
+    assert c.post("/api/v1/alerts/triage", json={**body, "status": "deleted"}, headers=analyst).status_code == 422
+    done = c.post("/api/v1/alerts/triage", json=body, headers=analyst).json()
+    assert done == {"changed": 4, "status": "resolved"}
+    left = c.get("/api/v1/alerts", params={"status": "new"}, headers=viewer).json()
+    assert [a["title"] for a in left["items"]] == ["Trail stopped"]
+    log = c.get("/api/v1/audit", headers=server.token("admin")).json()["items"]
+    assert any(e["action"] == "alert.bulk_resolved" and "rule_id=noisy" in e["target"] for e in log)

@@ -127,6 +127,14 @@ class Alerts:
     def _count(self, f: dict[str, Any]) -> int:
         return int(self.store.count(**f))
 
+    def summary(self, by: str, *, limit: int, status: str | None = None, severity: str | None = None,
+                source: str | None = None) -> builtins.list[dict[str, Any]]:
+        f = self._filters(status, severity, source, None)
+        return [{k: jsonable(v) for k, v in row.items()} for row in self.store.summary(by, limit=limit, **f)]
+
+    def set_status_matching(self, status: str, *, user: str, comment: str = "", **filters: Any) -> int:
+        return int(self.store.set_status_matching(status, user, comment, **filters))
+
     def counts(self, **kw: Any) -> dict[str, int]:
         return dict(self.store.counts_by_severity(**kw))
 

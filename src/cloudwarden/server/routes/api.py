@@ -142,6 +142,35 @@ def alerts(request: Request, p: Principal = VIEWER, status: str | None = None, s
     return page(items, limit, offset, total=total) if total is not None else page(items, limit, offset, more=len(items) == limit)
 
 
+@router.get("/alerts/summary")
+def alerts_summary(request: Request, p: Principal = VIEWER, by: str = "rule", status: str | None = None,
+                   severity: str | None = None, source: str | None = None, limit: Limit = 100) -> dict[str, Any]:
+    """Alerts grouped by rule, entity, account, severity, source, status or rule-entity, most alerts first."""
+    return {"by": by, "items": ctx_of(request).alerts.summary(by, limit=limit, status=status, severity=severity, source=source)}
+
+
+class Triage(BaseModel):
+    """Bulk triage: every alert the filters select gets `status`. At least one filter is required."""
+    status: str = Field(pattern="^(acknowledged|resolved)$")
+    comment: str = Field(default="", max_length=4000)
+    rule_id: str = Field(default="", max_length=256)
+    entity: str = Field(default="", max_length=1024)
+    account: str = Field(default="", max_length=64)
+    severity: str = Field(default="", max_length=32)
+    source: str = Field(default="", max_length=64)
+
+
+@router.post("/alerts/triage")
+def alerts_triage(request: Request, body: Triage, p: Principal = ANALYST) -> dict[str, Any]:
+    filters = {"rule_id": body.rule_id, "entity": body.entity, "account": body.account,
+               "min_severity": body.severity, "source": body.source}
+    chosen = {k: v for k, v in filters.items() if v}
+    changed = ctx_of(request).alerts.set_status_matching(body.status, user=p.name, comment=body.comment, **chosen)
+    audit(request, p, f"alert.bulk_{body.status}", " ".join(f"{k}={v}" for k, v in chosen.items())[:500],
+          f"{changed} alerts; {body.comment}"[:500])
+    return {"changed": changed, "status": body.status}
+
+
 @router.get("/alerts/{alert_id}")
 def alert(request: Request, alert_id: int, p: Principal = VIEWER) -> dict[str, Any]:
     a = ctx_of(request).alerts.get(alert_id)
