@@ -48,7 +48,7 @@ def test_triage_an_alert(page: Page, live_server: LiveServer) -> None:
     assert rows.count() == 6  # five single alerts and one group of three
     sev = [p.inner_text(f"table.alerts tbody tr:nth-child({i}) .badge") for i in range(1, 4)]
     assert sev[0] == "critical"
-    grouped = p.locator("tr", has_text="Console login without MFA")
+    grouped = p.locator("table.alerts tr", has_text="Console login without MFA")
     assert "×3" in grouped.inner_text()
     shot(p, "alerts")
     first = rows.first
@@ -67,6 +67,33 @@ def test_triage_an_alert(page: Page, live_server: LiveServer) -> None:
     p.goto(f"{live_server.url}/alerts?status=all")
     assert_inert(page)
     assert any(x in p.inner_text("table.alerts") for x in XSS)
+
+
+def test_bulk_triage_from_the_rules_table(page: Page, live_server: LiveServer) -> None:
+    p = page.page
+    login(p, live_server.url)
+    p.goto(f"{live_server.url}/alerts?status=all")
+    p.locator("details.by-rule summary").click()
+    table = p.locator("table.by-rule")
+    assert "rule-grouped" in table.inner_text() and "Console login without MFA" in table.inner_text()
+    row = table.locator("tr", has_text="rule-3")
+    assert "rule-3" in row.inner_text()
+    row.locator("button", has_text="Resolve all").click()
+    row.locator("button.confirm").wait_for()
+    assert "Resolve 1 alert?" in row.inner_text()  # step one only counts
+    row.locator("button.confirm").click()
+    row.locator(".bulk .ok").wait_for()
+    assert "1 alert resolved." in row.inner_text()
+    shot(p, "alerts-bulk")
+    p.goto(f"{live_server.url}/alerts?status=resolved")
+    assert p.locator("table.alerts tbody tr", has_text="Because").count() >= 1
+    p.goto(f"{live_server.url}/alerts?status=all")
+    p.locator("details.by-rule summary").click()
+    again = p.locator("table.by-rule tr", has_text="rule-3")
+    again.locator("button", has_text="Resolve all").click()
+    again.locator(".bulk .muted").wait_for()
+    assert "Nothing to resolve." in again.inner_text()
+    assert_inert(page)
 
 
 def test_search_events(page: Page, live_server: LiveServer) -> None:

@@ -128,9 +128,15 @@ class Alerts:
         return int(self.store.count(**f))
 
     def summary(self, by: str, *, limit: int, status: str | None = None, severity: str | None = None,
-                source: str | None = None) -> builtins.list[dict[str, Any]]:
-        f = self._filters(status, severity, source, None)
+                source: str | None = None, q: str | None = None) -> builtins.list[dict[str, Any]]:
+        f = self._filters(status, severity, source, q)
         return [{k: jsonable(v) for k, v in row.items()} for row in self.store.summary(by, limit=limit, **f)]
+
+    def count_changing(self, status: str, **filters: Any) -> int:
+        """How many alerts the filters select that are not in `status` yet (what bulk triage would change)."""
+        wanted = filters.pop("status", None)
+        others = [s for s in ("new", "acknowledged", "resolved") if s != status and (wanted is None or s == wanted)]
+        return int(self.store.count(status=others, **filters)) if others else 0
 
     def set_status_matching(self, status: str, *, user: str, comment: str = "", **filters: Any) -> int:
         return int(self.store.set_status_matching(status, user, comment, **filters))

@@ -180,8 +180,58 @@ def alerts_page(request: Request, p: Principal = VIEWER, status: str = "new", se
     items = sorted(sorted(items, key=lambda a: str(a.get("last_seen", "")), reverse=True),
                    key=lambda a: SEV_ORDER.get(str(a.get("severity", "")), 5))
     query = "&".join(f"{k}={quote(v)}" for k, v in {"status": status, "severity": severity, "source": source, "q": q}.items() if v)
+    by_rule: list[dict[str, Any]] = []
+    if not error:
+        try:
+            by_rule = ctx.alerts.summary("rule", limit=10, status=status if status != "all" else None,
+                                        severity=severity or None, source=source or None, q=q or None)
+        except CloudwardenError:
+            by_rule = []  # the queue itself still shows
     return render(request, "alerts.html", p, alerts=items, error=error, status=status, severity=severity, source=source, q=q,
-                  offset=offset, total=total or 0, query=query)
+                  offset=offset, total=total or 0, query=query, by_rule=by_rule)
+
+
+_BULK_STATUS = {"ack": "acknowledged", "resolve": "resolved"}
+
+
+def _bulk_filters(rule_id: str, status: str, severity: str, source: str, q: str) -> dict[str, Any]:
+    """The alerts page's filters narrowed to one rule, as the alert store takes them."""
+    f: dict[str, Any] = {"rule_id": rule_id}
+    if status and status != "all":
+        f["status"] = status
+    if severity:
+        f["min_severity"] = severity
+    if source:
+        f["source"] = source
+    if q:
+        f["text"] = q
+    return f
+
+
+@router.get("/ui/alerts/bulk")
+def alerts_bulk_confirm(request: Request, p: Principal = ANALYST, rule_id: str = Query(min_length=1, max_length=256),
+                        action: str = Query(pattern="^(ack|resolve)$"), status: str = Query(default="", max_length=16),
+                        severity: str = Query(default="", max_length=16), source: str = Query(default="", max_length=64),
+                        q: str = Query(default="", max_length=200)) -> Response:
+    """Step one of bulk triage from the alerts page: how many alerts of the rule would change, and a confirm
+    button (a second request, not a script dialog: the page runs no inline script)."""
+    f = _bulk_filters(rule_id, status, severity, source, q)
+    n = ctx_of(request).alerts.count_changing(_BULK_STATUS[action], **f)
+    return render(request, "_alert_bulk.html", p, n=n, done=None, action=action, rule_id=rule_id, status=status,
+                  severity=severity, source=source, q=q)
+
+
+@router.post("/ui/alerts/bulk")
+def alerts_bulk(request: Request, p: Principal = ANALYST, rule_id: str = Form(min_length=1, max_length=256),
+                action: str = Form(pattern="^(ack|resolve)$"), status: str = Form(default="", max_length=16),
+                severity: str = Form(default="", max_length=16), source: str = Form(default="", max_length=64),
+                q: str = Form(default="", max_length=200)) -> Response:
+    f = _bulk_filters(rule_id, status, severity, source, q)
+    changed = ctx_of(request).alerts.set_status_matching(_BULK_STATUS[action], user=p.name,
+                                                         comment="bulk triage from the dashboard", **f)
+    ctx_of(request).auth.audit(p.name, f"alert.bulk_{_BULK_STATUS[action]}", f"rule_id={rule_id}"[:500],
+                               f"{changed} alerts; filters {f}"[:500], client_of(request))
+    return render(request, "_alert_bulk.html", p, n=changed, done=changed, action=action, rule_id=rule_id)
 
 
 @router.get("/alerts/{alert_id}")
