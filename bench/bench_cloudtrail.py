@@ -82,6 +82,9 @@ def build_corpus(out: Path, events: int, benign_weight: int | None = None) -> di
     """benign_weight None: the issue's corpus (../shared/data when present); a number: our own pool with
     that many copies of each benign record per attack record."""
     script = SHARED / "bench" / "make_cloudtrail_corpus.py"
+    if not script.exists():
+        sys.exit(f"{script} is absent: the benchmark builds its corpus with ../shared/bench/make_cloudtrail_corpus.py "
+                 "(or pass --keep DIR holding corpora built earlier)")
     data = SHARED_DATA / "cloudtrail"
     note = f"records resampled from {data}"
     sandbox: Path | None = None

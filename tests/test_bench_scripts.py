@@ -8,7 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
+GENERATOR = ROOT.parent / "shared" / "bench" / "make_cloudtrail_corpus.py"
 
 
 def _run(script: str, *args: str, tmp: Path) -> str:
@@ -18,6 +21,8 @@ def _run(script: str, *args: str, tmp: Path) -> str:
     return proc.stdout
 
 
+@pytest.mark.skipif(not GENERATOR.exists(), reason=f"{GENERATOR} is absent: the benchmark builds its corpus with "
+                    "../shared/bench/make_cloudtrail_corpus.py")
 def test_cloudtrail_bench_prints_rates_ratios_and_where_the_time_goes(tmp_path: Path) -> None:
     out = _run("bench_cloudtrail.py", "--events", "3000", "--quiet-weight", "0", "--keep", str(tmp_path / "keep"),
                tmp=tmp_path)
