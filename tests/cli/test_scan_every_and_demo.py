@@ -34,7 +34,7 @@ def test_scan_every_loops_until_ctrl_c(moto, tmp_path) -> None:
             time.sleep(0.2)
         assert len(list(out.glob("*.json"))) >= 2
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=180)  # a hang guard: Ctrl-C lets the scan in hand finish, slow on a loaded machine
+        _, err = proc.communicate(timeout=180)  # a hang guard: Ctrl-C lets the scan in hand finish
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -64,3 +64,16 @@ def test_demo_command_writes_every_report_and_stops_moto(tmp_path) -> None:
     port = int(re.search(r"at http://127\.0\.0\.1:(\d+)", res.stdout).group(1))
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_ctrl_c_during_scan_every_finishes_the_scan_and_a_second_one_aborts() -> None:
+    from cloudwarden.cli.scan import _StopAfterScan
+
+    stop = _StopAfterScan()
+    started = time.monotonic()
+    stop(signal.SIGINT, None)  # the first Ctrl-C only asks
+    assert stop.requested
+    stop.sleep(30)  # the wait before the next scan ends at once
+    assert time.monotonic() - started < 5
+    with pytest.raises(KeyboardInterrupt):
+        stop(signal.SIGINT, None)  # the second one aborts

@@ -1,7 +1,7 @@
 """`cloudwarden scan`: audit AWS accounts against CIS (and SOC 2 / PCI DSS / HIPAA through it).
 
     cloudwarden scan --regions us-east-1 --framework cis-7.0 --format ocsf --out findings.jsonl
-    cloudwarden scan --every 1h --format html --out reports/
+    cloudwarden scan --every 1h --format html --out reports/   (Ctrl-C: stop after the scan in hand; twice: abort)
     cloudwarden scan list
     cloudwarden scan diff [SCAN] [--against OLDER]
 
@@ -86,8 +86,23 @@ def _report_outcome(outcome: ScanOutcome, formats: list[str], to_stdout: bool = 
         )
 
 
-def _on_sigterm(_sig: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
+class _StopAfterScan:
+    """Ctrl-C (or SIGTERM) during `scan --every`: finish the scan in hand, write its reports, then stop; a second
+    one aborts at once. Raising KeyboardInterrupt at whatever line the signal lands on could leave a lock held
+    (a logging handler's, a worker's) and hang the exit while the scan's threads waited on it."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self, _sig: int, _frame: FrameType | None) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def sleep(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while not self.requested and time.monotonic() < end:
+            time.sleep(min(0.2, max(0.0, end - time.monotonic())))
 
 
 @app.callback(invoke_without_command=True)
@@ -106,7 +121,7 @@ def scan(
         typer.Option("--format", help="terminal | ocsf | csv | html | asff | json (repeatable; default terminal)."),
     ] = None,
     out: Annotated[Path | None, typer.Option(help="Output file (one file format), directory, or - for standard output.")] = None,
-    every: Annotated[str | None, typer.Option(help="Scan again every interval (30s, 15m, 1h) until stopped.")] = None,
+    every: Annotated[str | None, typer.Option(help="Scan again every interval (30s, 15m, 1h) until stopped (Ctrl-C: after the scan in hand; twice: at once).")] = None,
     fail_on: Annotated[
         str, typer.Option(help=f"Lowest control severity that makes the exit code 3: {' | '.join(FAIL_ON_CHOICES)}.")
     ] = "informational",
@@ -144,19 +159,24 @@ def scan(
         if interval is None:
             raise typer.Exit(once())
 
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        stop = _StopAfterScan()
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         code = 0
         try:
-            while True:
+            while not stop.requested:
                 started = time.monotonic()
                 code = once()
+                if stop.requested:
+                    break
                 wait = max(0.0, interval - (time.monotonic() - started))
                 err_console.print(f"next scan in {wait:.0f}s (Ctrl-C to stop)", markup=False, highlight=False)
-                time.sleep(wait)
+                stop.sleep(wait)
         except KeyboardInterrupt:
-            err_console.print("stopped", markup=False, highlight=False)
+            err_console.print("aborted during a scan", markup=False, highlight=False)
         finally:
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        err_console.print("stopped", markup=False, highlight=False)
         raise typer.Exit(code)
 
 
