@@ -67,9 +67,9 @@ def test_demo_command_writes_every_report_and_stops_moto(tmp_path) -> None:
 
 
 def test_ctrl_c_during_scan_every_finishes_the_scan_and_a_second_one_aborts() -> None:
-    from cloudwarden.cli.scan import _StopAfterScan
+    from cloudwarden.stopping import TwoStepStop
 
-    stop = _StopAfterScan()
+    stop = TwoStepStop()
     started = time.monotonic()
     stop(signal.SIGINT, None)  # the first Ctrl-C only asks
     assert stop.requested

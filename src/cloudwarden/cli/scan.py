@@ -11,11 +11,9 @@ it; 2 the scan could not run (no credentials, bad options).
 
 from __future__ import annotations
 
-import signal
 import sys
 import time
 from pathlib import Path
-from types import FrameType
 from typing import Annotated
 
 import orjson
@@ -40,6 +38,7 @@ from cloudwarden.compliance.service import (
 )
 from cloudwarden.compliance.store import ScanStore
 from cloudwarden.errors import ConfigError
+from cloudwarden.stopping import TwoStepStop, stop_on_signals
 
 app = typer.Typer(
     help="Scan AWS accounts for CIS compliance (also mapped to SOC 2, PCI DSS 4.0, HIPAA).",
@@ -84,25 +83,6 @@ def _report_outcome(outcome: ScanOutcome, formats: list[str], to_stdout: bool = 
             markup=False,
             highlight=False,
         )
-
-
-class _StopAfterScan:
-    """Ctrl-C (or SIGTERM) during `scan --every`: finish the scan in hand, write its reports, then stop; a second
-    one aborts at once. Raising KeyboardInterrupt at whatever line the signal lands on could leave a lock held
-    (a logging handler's, a worker's) and hang the exit while the scan's threads waited on it."""
-
-    def __init__(self) -> None:
-        self.requested = False
-
-    def __call__(self, _sig: int, _frame: FrameType | None) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def sleep(self, seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while not self.requested and time.monotonic() < end:
-            time.sleep(min(0.2, max(0.0, end - time.monotonic())))
 
 
 @app.callback(invoke_without_command=True)
@@ -159,23 +139,19 @@ def scan(
         if interval is None:
             raise typer.Exit(once())
 
-        stop = _StopAfterScan()
-        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         code = 0
-        try:
-            while not stop.requested:
-                started = time.monotonic()
-                code = once()
-                if stop.requested:
-                    break
-                wait = max(0.0, interval - (time.monotonic() - started))
-                err_console.print(f"next scan in {wait:.0f}s (Ctrl-C to stop)", markup=False, highlight=False)
-                stop.sleep(wait)
+        try:  # Ctrl-C: stop after the scan in hand (its reports written); twice: abort
+            with stop_on_signals(TwoStepStop()) as stop:
+                while not stop.requested:
+                    started = time.monotonic()
+                    code = once()
+                    if stop.requested:
+                        break
+                    wait = max(0.0, interval - (time.monotonic() - started))
+                    err_console.print(f"next scan in {wait:.0f}s (Ctrl-C to stop)", markup=False, highlight=False)
+                    stop.sleep(wait)
         except KeyboardInterrupt:
             err_console.print("aborted during a scan", markup=False, highlight=False)
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
         err_console.print("stopped", markup=False, highlight=False)
         raise typer.Exit(code)
 

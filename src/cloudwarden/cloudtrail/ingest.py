@@ -53,6 +53,7 @@ from cloudwarden.cloudtrail.sources import (
 from cloudwarden.detect.correlation_store import CorrelationStore
 from cloudwarden.errors import AwsError, CloudwardenError, SourceUnavailable
 from cloudwarden.models.alert import Alert, evidence_event
+from cloudwarden.stopping import TwoStepStop, stop_on_signals
 from cloudwarden.store.lake import API_COLUMNS, API_SCHEMA, API_TABLE, Lake
 from cloudwarden.store.state import StateStore, json_bytes
 
@@ -856,16 +857,8 @@ def ingest(
     options = options or IngestOptions()
     source = open_source(spec, options.endpoint_url, options.region_name)
     runner = Ingest(source, lake, state, options, progress=progress)
-    previous = signal.getsignal(signal.SIGTERM)
-
-    def _term(_sig: int, _frame: object) -> None:
-        runner.stop()
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _term)
-    try:
+    # Ctrl-C or SIGTERM: finish and commit the batch in hand, then return the summary; a second one aborts
+    # (KeyboardInterrupt; what was committed is kept and the next run resumes)
+    with stop_on_signals(TwoStepStop(runner.stop)):
         return runner.run()
-    finally:
-        if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, previous)
 
