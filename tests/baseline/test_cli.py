@@ -40,3 +40,33 @@ def test_status_update_explain_feedback(tmp_path: Path) -> None:
     assert r.exit_code == 1
     r = runner.invoke(app, ["baseline", "feedback", alert_id, "--scope", "planet"], env=env)
     assert r.exit_code == 2
+
+
+def test_update_every_stops_cleanly_on_ctrl_c() -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "cloudwarden", "baseline", "update", "--every", "1s"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
+    try:
+        deadline = time.monotonic() + 60
+        seen = b""
+        while time.monotonic() < deadline and seen.count(b"read ") < 1:
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.5)
+            seen = b""
+            os.set_blocking(proc.stdout.fileno(), False)  # type: ignore[union-attr]
+            seen = proc.stdout.read() or b""  # type: ignore[union-attr]
+            if seen:
+                break
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)  # a hang guard
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err.decode()[-2000:]
+    assert b"Traceback" not in err and b"read " in seen + out

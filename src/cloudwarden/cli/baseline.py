@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cloudwarden.cli.common import cli_errors, console, settings, state_store
+from cloudwarden.stopping import TwoStepStop, stop_on_signals
 
 app = typer.Typer(help="Learned behaviour baselines of cloud principals and hosts.", no_args_is_help=True)
 
@@ -79,7 +81,6 @@ def update(
     regroup: bool = typer.Option(False, "--regroup", help="Recompute peer groups from the lake (Ibis) after the update."),
 ) -> None:
     """Learn from the lake's events past the saved watermark and raise alerts (run at least hourly)."""
-    import time
     from pathlib import Path
 
     from cloudwarden.store.lake import Lake
@@ -88,21 +89,20 @@ def update(
         interval = _seconds(every) if every else 0.0
         s, b = _open()
         lake = Lake(Path(lake_path) if lake_path else s.lake_path)
-        while True:
-            r = b.update_from_lake(lake)
-            console.print(f"read {r.api_events} API events and {r.host_events} host events in {r.seconds:.1f}s; "
-                          f"{len(r.alerts)} alert(s)")
-            for alert, alert_id in zip(r.alerts, r.alert_ids, strict=False):
-                console.print(f"  {escape('[' + alert.severity + ']')} #{alert_id} {escape(alert.explanation)}")
-            if regroup and lake.files("api_activity"):
-                console.print(f"peer groups recomputed from the lake: {b.recluster_from_lake(lake)}")
-                b.save()
-            if not interval:
-                return
-            try:
-                time.sleep(interval)
-            except KeyboardInterrupt:
-                return
+        # Ctrl-C: stop after the update in hand (its state saved); twice: abort
+        with stop_on_signals(TwoStepStop()) if interval else nullcontext(TwoStepStop()) as stop:
+            while not stop.requested:
+                r = b.update_from_lake(lake)
+                console.print(f"read {r.api_events} API events and {r.host_events} host events in {r.seconds:.1f}s; "
+                              f"{len(r.alerts)} alert(s)")
+                for alert, alert_id in zip(r.alerts, r.alert_ids, strict=False):
+                    console.print(f"  {escape('[' + alert.severity + ']')} #{alert_id} {escape(alert.explanation)}")
+                if regroup and lake.files("api_activity"):
+                    console.print(f"peer groups recomputed from the lake: {b.recluster_from_lake(lake)}")
+                    b.save()
+                if not interval:
+                    return
+                stop.sleep(interval)
 
 
 @app.command()
