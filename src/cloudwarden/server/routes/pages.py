@@ -180,15 +180,19 @@ def alerts_page(request: Request, p: Principal = VIEWER, status: str = "new", se
     items = sorted(sorted(items, key=lambda a: str(a.get("last_seen", "")), reverse=True),
                    key=lambda a: SEV_ORDER.get(str(a.get("severity", "")), 5))
     query = "&".join(f"{k}={quote(v)}" for k, v in {"status": status, "severity": severity, "source": source, "q": q}.items() if v)
-    by_rule: list[dict[str, Any]] = []
-    if not error:
-        try:
-            by_rule = ctx.alerts.summary("rule", limit=10, status=status if status != "all" else None,
-                                        severity=severity or None, source=source or None, q=q or None)
-        except CloudwardenError:
-            by_rule = []  # the queue itself still shows
     return render(request, "alerts.html", p, alerts=items, error=error, status=status, severity=severity, source=source, q=q,
-                  offset=offset, total=total or 0, query=query, by_rule=by_rule)
+                  offset=offset, total=total or 0, query=query)
+
+
+@router.get("/ui/alerts/by-rule")
+def alerts_by_rule(request: Request, p: Principal = VIEWER, status: str = Query(default="new", max_length=16),
+                   severity: str = Query(default="", max_length=16), source: str = Query(default="", max_length=64),
+                   q: str = Query(default="", max_length=200)) -> Response:
+    """The rules behind the alerts page's filtered alerts, loaded when the section is opened: a GROUP BY over
+    every alert is too slow to run on each page view of a large store (0.45 s at 114k alerts)."""
+    by_rule = ctx_of(request).alerts.summary("rule", limit=10, status=status if status != "all" else None,
+                                             severity=severity or None, source=source or None, q=q or None)
+    return render(request, "_alert_by_rule.html", p, by_rule=by_rule, status=status, severity=severity, source=source, q=q)
 
 
 _BULK_STATUS = {"ack": "acknowledged", "resolve": "resolved"}
