@@ -191,3 +191,18 @@ def benign_pool() -> list[dict[str, Any]]:
 def bench_pool(benign_weight: int = 6) -> list[dict[str, Any]]:
     """The benchmark's record mix: benign records `benign_weight` times over, each attack record once."""
     return benign_pool() * benign_weight + pool()
+
+
+def ingest_and_alerts(tmp_path: Path, folder: str) -> tuple[Any, list[tuple[str, int]]]:
+    """Ingest tmp_path/folder into its own lake and state DB: the summary and the stored (rule, count) pairs,
+    to compare two shapes of the same records."""
+    from cloudwarden.cloudtrail.ingest import IngestOptions, ingest
+    from cloudwarden.detect.alert_store import AlertStore
+    from cloudwarden.store.lake import Lake
+    from cloudwarden.store.state import open_store
+
+    state = open_store(f"sqlite:///{tmp_path / (folder + '.db')}")
+    summary = ingest(str(tmp_path / folder), Lake(tmp_path / (folder + "-lake")), state, IngestOptions())
+    stored = sorted((a.rule_id, a.count) for a in AlertStore(state).list(limit=1000))
+    state.dispose()
+    return summary, stored

@@ -11,12 +11,8 @@ from typing import Any
 
 import orjson
 
-from cloudwarden.cloudtrail.ingest import IngestOptions, ingest
 from cloudwarden.cloudtrail.normalize import normalize
 from cloudwarden.cloudtrail.sources import decompress, wanted
-from cloudwarden.detect.alert_store import AlertStore
-from cloudwarden.store.lake import Lake
-from cloudwarden.store.state import open_store
 from tests.cloudtrail import factory as f
 from tests.cloudtrail.test_parse_sources import _records
 
@@ -101,15 +97,8 @@ def test_ingest_of_a_firehose_folder_alerts_like_the_raw_records(tmp_path: Path)
         gzip.compress(orjson.dumps(log_payload(records[15:22]))) + gzip.compress(orjson.dumps(log_payload(records[22:]))))
     f.write_records(tmp_path / "raw" / "records.json.gz", records)
 
-    def run(folder: str) -> tuple[Any, list[tuple[str, int]]]:
-        state = open_store(f"sqlite:///{tmp_path / (folder + '.db')}")
-        summary = ingest(str(tmp_path / folder), Lake(tmp_path / (folder + "-lake")), state, IngestOptions())
-        stored = sorted((a.rule_id, a.count) for a in AlertStore(state).list(limit=1000))
-        state.dispose()
-        return summary, stored
-
-    firehose, alerts_firehose = run("firehose")
-    raw, alerts_raw = run("raw")
+    firehose, alerts_firehose = f.ingest_and_alerts(tmp_path, "firehose")
+    raw, alerts_raw = f.ingest_and_alerts(tmp_path, "raw")
     assert firehose.files_processed == 2 and firehose.events == 30 and firehose.records_set_aside == 0
     assert alerts_firehose and alerts_firehose == alerts_raw
     assert firehose.alerts_by_severity == raw.alerts_by_severity

@@ -15,11 +15,7 @@ import orjson
 import pytest
 
 from cloudwarden.cloudtrail.ecs import record_from_ecs
-from cloudwarden.cloudtrail.ingest import IngestOptions, ingest
 from cloudwarden.cloudtrail.normalize import normalize
-from cloudwarden.detect.alert_store import AlertStore
-from cloudwarden.store.lake import Lake
-from cloudwarden.store.state import open_store
 from tests.cloudtrail import factory as f
 from tests.cloudtrail.test_parse_sources import _records
 
@@ -181,15 +177,8 @@ def test_ingest_of_an_elastic_export_alerts_like_the_raw_records(tmp_path: Path)
     (tmp_path / "elastic" / "export.json").write_text(json.dumps({"hits": {"total": {"value": 28}, "hits": hits}}))
     f.write_records(tmp_path / "raw" / "records.json.gz", records)
 
-    def run(folder: str) -> tuple[Any, list[tuple[str, int]]]:
-        state = open_store(f"sqlite:///{tmp_path / (folder + '.db')}")
-        summary = ingest(str(tmp_path / folder), Lake(tmp_path / (folder + "-lake")), state, IngestOptions())
-        stored = sorted((a.rule_id, a.count) for a in AlertStore(state).list(limit=1000))
-        state.dispose()
-        return summary, stored
-
-    from_elastic, alerts_elastic = run("elastic")
-    from_raw, alerts_raw = run("raw")
+    from_elastic, alerts_elastic = f.ingest_and_alerts(tmp_path, "elastic")
+    from_raw, alerts_raw = f.ingest_and_alerts(tmp_path, "raw")
     assert from_elastic.events == 28 and from_elastic.records_set_aside == 0
     assert alerts_elastic and alerts_elastic == alerts_raw
     assert from_elastic.alerts_by_severity == from_raw.alerts_by_severity

@@ -22,6 +22,14 @@ app = typer.Typer(help="List and triage alerts (grouped, with suppressions).", n
 
 FormatOpt = Annotated[str, typer.Option("--format", help="table | json | ocsf")]
 ByOpt = Annotated[str, typer.Option("--by", help="Who is acting (default: the OS user)")]
+# the filters `list` and `summary` share
+StatusFilter = Annotated[list[str] | None, typer.Option("--status", help="new | acknowledged | resolved (repeatable)")]
+SeverityFilter = Annotated[str | None, typer.Option("--severity", help="Minimum severity")]
+RuleFilter = Annotated[str | None, typer.Option("--rule", help="Rule id")]
+EntityFilter = Annotated[str | None, typer.Option("--entity", help="Principal ARN or host")]
+AccountFilter = Annotated[str | None, typer.Option("--account")]
+SourceFilter = Annotated[str | None, typer.Option("--source", help="cloudtrail | host | baseline-cloud | ...")]
+SinceFilter = Annotated[str | None, typer.Option("--since", help="ISO date: alerts last seen at or after")]
 _DURATION = re.compile(r"^(\d+)([mhdw])$")
 
 
@@ -72,13 +80,13 @@ def _table(alerts: list[StoredAlert]) -> None:
 
 @app.command("list")
 def list_alerts(
-    status: Annotated[list[str] | None, typer.Option(help="new | acknowledged | resolved (repeatable)")] = None,
-    severity: Annotated[str | None, typer.Option(help="Minimum severity")] = None,
-    rule: Annotated[str | None, typer.Option(help="Rule id")] = None,
-    entity: Annotated[str | None, typer.Option(help="Principal ARN or host")] = None,
-    account: Annotated[str | None, typer.Option()] = None,
-    source: Annotated[str | None, typer.Option(help="cloudtrail | host | baseline-cloud | ...")] = None,
-    since: Annotated[str | None, typer.Option(help="ISO date: alerts last seen at or after")] = None,
+    status: StatusFilter = None,
+    severity: SeverityFilter = None,
+    rule: RuleFilter = None,
+    entity: EntityFilter = None,
+    account: AccountFilter = None,
+    source: SourceFilter = None,
+    since: SinceFilter = None,
     search: Annotated[str | None, typer.Option(help="Text in title, entity or explanation")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10000)] = 50,
     offset: Annotated[int, typer.Option(min=0)] = 0,
@@ -136,13 +144,13 @@ def show(alert_id: int, fmt: FormatOpt = "table") -> None:
 @app.command("summary")
 def summary(
     by: Annotated[str, typer.Option("--by", help="rule | entity | account | severity | source | status | rule-entity")] = "rule",
-    status: Annotated[list[str] | None, typer.Option(help="new | acknowledged | resolved (repeatable)")] = None,
-    severity: Annotated[str | None, typer.Option(help="Minimum severity")] = None,
-    rule: Annotated[str | None, typer.Option(help="Rule id")] = None,
-    entity: Annotated[str | None, typer.Option(help="Principal ARN or host")] = None,
-    account: Annotated[str | None, typer.Option()] = None,
-    source: Annotated[str | None, typer.Option(help="cloudtrail | host | baseline-cloud | ...")] = None,
-    since: Annotated[str | None, typer.Option(help="ISO date: alerts last seen at or after")] = None,
+    status: StatusFilter = None,
+    severity: SeverityFilter = None,
+    rule: RuleFilter = None,
+    entity: EntityFilter = None,
+    account: AccountFilter = None,
+    source: SourceFilter = None,
+    since: SinceFilter = None,
     limit: Annotated[int, typer.Option(min=1, max=10000)] = 30,
     fmt: Annotated[str, typer.Option("--format", help="table | json")] = "table",
 ) -> None:

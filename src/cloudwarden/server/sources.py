@@ -74,6 +74,26 @@ def call_flex(fn: Callable[..., Any], **kwargs: Any) -> Any:
     return fn(**{k: v for k, v in kwargs.items() if k in params})
 
 
+def alert_filters(status: str | None, severity: str | None, source: str | None, q: str | None,
+                  entity: str | None = None, rule_id: str | None = None) -> dict[str, Any]:
+    """The dashboard's and the API's alert filters as `AlertStore.list/count/summary` take them (empty ones
+    left out)."""
+    f: dict[str, Any] = {}
+    if status:
+        f["status"] = status
+    if severity:
+        f["min_severity"] = severity
+    if source:
+        f["source"] = source
+    if q:
+        f["text"] = q
+    if entity:
+        f["entity"] = entity
+    if rule_id:
+        f["rule_id"] = rule_id
+    return f
+
+
 class Alerts:
     """Adapter over `cloudwarden.detect.alert_store.AlertStore` (owned by the detection helper)."""
 
@@ -97,27 +117,9 @@ class Alerts:
         """Per input alert: the stored alert's id, None when suppressed."""
         return list(self.store.add_each(alerts))
 
-    @staticmethod
-    def _filters(status: str | None, severity: str | None, source: str | None, q: str | None,
-                 entity: str | None = None, rule_id: str | None = None) -> dict[str, Any]:
-        f: dict[str, Any] = {}
-        if status:
-            f["status"] = status
-        if severity:
-            f["min_severity"] = severity
-        if source:
-            f["source"] = source
-        if q:
-            f["text"] = q
-        if entity:
-            f["entity"] = entity
-        if rule_id:
-            f["rule_id"] = rule_id
-        return f
-
     def list(self, *, limit: int, offset: int, status: str | None = None, severity: str | None = None, source: str | None = None,
              q: str | None = None, entity: str | None = None, rule_id: str | None = None) -> tuple[list[dict[str, Any]], int | None]:
-        f = self._filters(status, severity, source, q, entity, rule_id)
+        f = alert_filters(status, severity, source, q, entity, rule_id)
         return self._worst_first(f, limit, offset), self._count(f)
 
     def _worst_first(self, f: dict[str, Any], limit: int, offset: int) -> builtins.list[dict[str, Any]]:
@@ -129,7 +131,7 @@ class Alerts:
 
     def summary(self, by: str, *, limit: int, status: str | None = None, severity: str | None = None,
                 source: str | None = None, q: str | None = None) -> builtins.list[dict[str, Any]]:
-        f = self._filters(status, severity, source, q)
+        f = alert_filters(status, severity, source, q)
         return [{k: jsonable(v) for k, v in row.items()} for row in self.store.summary(by, limit=limit, **f)]
 
     def count_changing(self, status: str, **filters: Any) -> int:

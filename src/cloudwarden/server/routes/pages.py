@@ -19,7 +19,7 @@ from fastapi.templating import Jinja2Templates
 from cloudwarden.errors import AuthError, CloudwardenError
 from cloudwarden.server.auth import SESSION_COOKIE, Principal, client_of, require, sign
 from cloudwarden.server.queries import EventFilter, cursor_of
-from cloudwarden.server.sources import Unavailable, jsonable
+from cloudwarden.server.sources import Unavailable, alert_filters, jsonable
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent.parent / "templates"))
@@ -200,16 +200,7 @@ _BULK_STATUS = {"ack": "acknowledged", "resolve": "resolved"}
 
 def _bulk_filters(rule_id: str, status: str, severity: str, source: str, q: str) -> dict[str, Any]:
     """The alerts page's filters narrowed to one rule, as the alert store takes them."""
-    f: dict[str, Any] = {"rule_id": rule_id}
-    if status and status != "all":
-        f["status"] = status
-    if severity:
-        f["min_severity"] = severity
-    if source:
-        f["source"] = source
-    if q:
-        f["text"] = q
-    return f
+    return alert_filters(status if status != "all" else None, severity, source, q, rule_id=rule_id)
 
 
 @router.get("/ui/alerts/bulk")
