@@ -11,6 +11,7 @@ import dataclasses
 import os
 import tomllib
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -115,6 +116,15 @@ class AlertsSettings:
     evidence_retention_days: int = 90
     prune_resolved: bool = False  # also delete whole resolved alerts past the horizon
     prune_interval_s: int = 86400  # the server scheduler's prune job (0 disables it; `alerts prune` still works)
+    # firings of one rule by one principal in one account join an open alert while each comes within this many
+    # minutes of the alert's events (longer: fewer, longer-lived alerts; a resolved alert is never reopened)
+    group_window_minutes: int = 60
+
+    def group_window(self) -> timedelta:
+        if not 1 <= self.group_window_minutes <= 43_200:
+            raise ConfigError(f"group_window_minutes must be between 1 and 43200 (30 days), got {self.group_window_minutes}",
+                              source="[alerts]")
+        return timedelta(minutes=self.group_window_minutes)
 
 
 @dataclass

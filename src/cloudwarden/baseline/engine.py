@@ -17,7 +17,7 @@ import logging
 import time as _time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cloudwarden.baseline.cloud import CloudBaseline, CloudConfig
@@ -71,8 +71,10 @@ class Baseline:
         state: StateStore | None = None,
         geo: GeoLookup | None = None,
         use_alert_store: bool = True,
+        alert_window: timedelta | None = None,
     ) -> None:
         self.geo = geo or NoGeo()
+        self.alert_window = alert_window  # the alert grouping window (None: the store's default)
         self.cloud = cloud or CloudBaseline(geo=self.geo)
         self.host = host or HostBaseline()
         self.state = state
@@ -92,6 +94,7 @@ class Baseline:
         geo: GeoLookup | None = None,
         offline_geo: bool = True,
         use_alert_store: bool = True,
+        alert_window: timedelta | None = None,
     ) -> Baseline:
         geo = geo or (default_geo() if offline_geo else NoGeo())
         store = BaselineStore(state)
@@ -99,7 +102,7 @@ class Baseline:
         cloud = (CloudBaseline.from_state(saved_c.state, geo, cloud_config) if saved_c
                  else CloudBaseline(cloud_config, geo))
         host = HostBaseline.from_state(saved_h.state, host_config) if saved_h else HostBaseline(host_config)
-        b = cls(cloud, host, state=state, geo=geo, use_alert_store=use_alert_store)
+        b = cls(cloud, host, state=state, geo=geo, use_alert_store=use_alert_store, alert_window=alert_window)
         if saved_c:
             b.watermarks["cloud"] = (saved_c.watermark, saved_c.edge_ids)
         if saved_h:
@@ -157,7 +160,8 @@ class Baseline:
             try:
                 from cloudwarden.detect.alert_store import AlertStore
 
-                ids = AlertStore(self.state).add([alert])
+                store = AlertStore(self.state, window=self.alert_window) if self.alert_window else AlertStore(self.state)
+                ids = store.add([alert])
                 alert_id = ids[0] if ids else None
             except ImportError:  # the shared alert store is optional for the baseline itself
                 alert_id = None

@@ -190,7 +190,7 @@ def replay(
             from cloudwarden.store.state import open_store
 
             state = open_store("sqlite://")
-        svc = HostIngest(state, lake)
+        svc = HostIngest(state, lake, alert_window=settings().alerts.group_window())
         alerts = svc.detect(res.events)
         written = 0
         if store:

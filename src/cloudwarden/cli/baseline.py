@@ -29,6 +29,7 @@ def _open(with_geo: bool = True) -> Any:
         cloud_config=CloudConfig(learning_days=cfg.learning_days, min_score=cfg.min_score),
         host_config=HostConfig(learning_days=cfg.host_learning_days, min_score=cfg.min_score),
         offline_geo=cfg.offline_geo and with_geo,
+        alert_window=s.alerts.group_window(),
     )
 
 

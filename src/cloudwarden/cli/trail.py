@@ -95,6 +95,7 @@ def ingest_cmd(
             builtin_rules=not no_builtin,
             # the same switches the server honours: a rule disabled in the dashboard stays quiet here too
             disabled_rules=frozenset() if include_disabled else frozenset(read_disabled(s.home_path)),
+            group_window_s=s.alerts.group_window().total_seconds(),
             follow=follow,
             poll_seconds=poll,
             sqs_url=sqs_url or "",

@@ -158,6 +158,7 @@ class IngestOptions:
     batch_files: int = 128  # commit alerts + checkpoint after this many files ...
     batch_alerts: int = 20_000  # ... or this many alerting events (bounds memory) ...
     batch_seconds: float = 5.0  # ... or this long (bounds alert latency), whichever comes first
+    group_window_s: float = 3600.0  # the alert grouping window (`alerts.group_window_minutes`); workers fold with it
 
 
 # ---------------------------------------------------------------------------------------------- detection
@@ -337,7 +338,7 @@ def process_item(
         group[1].append(raw)
     if alerts and split is not None and detect is not None:
         # a worker folds and explains its file's alerts itself: in parallel, and fewer, smaller alerts to pickle
-        result.alerts = merge_alerts(alerts, explain=detect.detector.explain_alert)
+        result.alerts = merge_alerts(alerts, timedelta(seconds=options.group_window_s), explain=detect.detector.explain_alert)
         _serialise_evidence(result.alerts)
     if len(problems) > MAX_ITEM_PROBLEMS:
         result.more_problems = len(problems) - MAX_ITEM_PROBLEMS
@@ -538,7 +539,7 @@ class Ingest:
         self.state = state
         self.options = options or IngestOptions()
         self.detect = detect or DetectionStage(self.options.rule_paths, self.options.builtin_rules, self.options.disabled_rules)
-        self.alerts = AlertStore(state)
+        self.alerts = AlertStore(state, window=timedelta(seconds=self.options.group_window_s))
         self.checkpoint = Checkpoint(state, source.id)
         self.summary = IngestSummary(source.id)
         self.summary.rules = len(self.detect.ruleset.rules)

@@ -71,7 +71,7 @@ def _cloudtrail(ctx: Any, est: Any, workdir: Path) -> str:
 
     root = workdir / "cloudtrail"
     est.write_cloudtrail(root)
-    summary = ingest(str(root), Lake(ctx.settings.lake_path), ctx.state, IngestOptions(workers=1))
+    summary = ingest(str(root), Lake(ctx.settings.lake_path), ctx.state, IngestOptions(workers=1, group_window_s=ctx.settings.alerts.group_window().total_seconds()))
     d = summary.to_dict()
     return f"{d['events']:,} events stored, {d['alerts_stored']} alerts"
 
@@ -84,7 +84,7 @@ def _hosts(ctx: Any, est: Any) -> str:
     if svc is None:
         from cloudwarden.server.ingest import HostIngest
 
-        svc = HostIngest(ctx.state, None)
+        svc = HostIngest(ctx.state, None, alert_window=ctx.settings.alerts.group_window())
     alerts = svc.detect(list(est.host_events))
     ids = ctx.raise_alerts(alerts) if alerts else []
     return f"{written:,} events stored, {len(set(ids))} alerts"

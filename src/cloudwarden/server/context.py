@@ -86,7 +86,7 @@ class ServerContext:
         self.auth = AuthStore(self.state)
         self.jobs = JobQueue(self.state)
         self.posture = PostureStore(self.state)
-        self.alerts = Alerts(self.state)
+        self.alerts = Alerts(self.state, window=settings.alerts.group_window())
         self.lake = LakeView(settings.lake_path)
         self.reader = LakeReader(settings.lake_path)
         self.metrics = Metrics()

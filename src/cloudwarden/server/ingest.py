@@ -121,8 +121,10 @@ class HostIngest:
     """Everything behind the ingest endpoint, usable without HTTP (tests, benchmarks, replay to a store)."""
 
     def __init__(self, state: StateStore, lake: Any | None, *, detector: Any | None = None,
-                 alert_sink: AlertSink | None = None, load_detector: bool = True) -> None:
+                 alert_sink: AlertSink | None = None, load_detector: bool = True,
+                 alert_window: timedelta | None = None) -> None:
         self.state = state
+        self.alert_window = alert_window  # the alert grouping window (None: the store's default)
         self.agents = AgentStore(state)
         self.lake = lake
         self._lock = threading.Lock()
@@ -150,7 +152,8 @@ class HostIngest:
             return
         from cloudwarden.detect.alert_store import AlertStore
 
-        AlertStore(self.state).add(alerts)
+        store = AlertStore(self.state, window=self.alert_window) if self.alert_window else AlertStore(self.state)
+        store.add(alerts)
 
     # -- correlation windows across a server restart (cloudwarden.detect.correlation_store) ----------------
     def _persisted(self) -> bool:
@@ -278,7 +281,7 @@ def build_router(settings: Settings, *, state: StateStore | None = None, lake: A
             from cloudwarden.store.lake import Lake
 
             lake = Lake(settings.lake_path)
-        service = HostIngest(st, lake, alert_sink=alert_sink)
+        service = HostIngest(st, lake, alert_sink=alert_sink, alert_window=settings.alerts.group_window())
     svc = service
     check = admin_check or default_admin_check(settings)
     limit = max_body_bytes or settings.server.max_body_bytes

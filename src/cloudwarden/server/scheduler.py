@@ -91,7 +91,8 @@ def run_trail_poll(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
     started = datetime.now(UTC)
     spec = f"s3://{acct.trail_bucket}/{acct.trail_prefix.lstrip('/')}"
     summary = ingest(spec, lake_cls(ctx.settings.lake_path), ctx.state,
-                     options_cls(endpoint_url=acct.endpoint_url, region_name=(acct.regions or ("us-east-1",))[0]))
+                     options_cls(endpoint_url=acct.endpoint_url, region_name=(acct.regions or ("us-east-1",))[0],
+                                 group_window_s=ctx.settings.alerts.group_window().total_seconds()))
     d = summary.to_dict()
     ctx.metrics.ingested.labels(kind="cloudtrail").inc(int(d.get("events", 0)))
     queued = 0
@@ -111,7 +112,8 @@ def run_baselines(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
     """Learn from what the lake holds past the saved watermarks (restartable); alerts go to the alert store."""
     baseline_cls = load("cloudwarden.baseline.engine", "Baseline")
     lake_cls = load("cloudwarden.store.lake", "Lake")
-    r = baseline_cls.open(ctx.state).update_from_lake(lake_cls(ctx.settings.lake_path))
+    r = baseline_cls.open(ctx.state, alert_window=ctx.settings.alerts.group_window()).update_from_lake(
+        lake_cls(ctx.settings.lake_path))
     for a in r.alerts:
         ctx.metrics.alerts.labels(source=a.source, severity=a.severity).inc()
         ctx.notifier.submit({f.name: getattr(a, f.name) for f in dataclasses.fields(a)})

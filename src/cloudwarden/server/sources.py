@@ -12,7 +12,7 @@ import importlib
 import inspect
 import logging
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -99,15 +99,16 @@ class Alerts:
 
     STATUSES = ("new", "acknowledged", "resolved")
 
-    def __init__(self, state: StateStore) -> None:
+    def __init__(self, state: StateStore, window: timedelta | None = None) -> None:
         self.state = state
+        self.window = window  # the grouping window (None: the store's default)
         self._store: Any = None
 
     @property
     def store(self) -> Any:
         if self._store is None:
             cls = load("cloudwarden.detect.alert_store", "AlertStore")
-            self._store = cls(self.state)
+            self._store = cls(self.state, window=self.window) if self.window is not None else cls(self.state)
         return self._store
 
     def add(self, alerts: list[Any]) -> list[int]:

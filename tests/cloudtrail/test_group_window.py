@@ -1,0 +1,71 @@
+"""The alert grouping window is a setting (`alerts.group_window_minutes`): ingest, with or without workers,
+groups with it, including the workers' own folding (a worker folding with the default hour would merge
+firings a shorter window keeps apart)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cloudwarden.cli.main import app
+from cloudwarden.cloudtrail.ingest import IngestOptions, ingest
+from cloudwarden.config import load_settings
+from cloudwarden.detect.alert_store import AlertStore
+from cloudwarden.errors import ConfigError
+from cloudwarden.store.lake import Lake
+from cloudwarden.store.state import open_store
+from tests.cloudtrail import factory as f
+
+STOP = "cloudtrail.amazonaws.com"
+
+
+def _stop_logging(minutes: list[int]) -> list[dict[str, object]]:
+    """StopLogging by one user at these minutes after noon, one record each."""
+    out = []
+    for i, m in enumerate(minutes):
+        out.append(f.event("StopLogging", STOP, event_id=f"evt-{i:04d}", time=f"2026-01-01T{12 + m // 60:02d}:{m % 60:02d}:00Z",
+                           params={"name": "org-trail"}))
+    return out
+
+
+def _alert_counts(tmp_path: Path, name: str, records: list[dict[str, object]], window_s: float, workers: int) -> list[int]:
+    logs = tmp_path / name
+    half = len(records) // 2  # two files of several records: each worker folds a file's firings itself
+    f.write_records(logs / "a.json.gz", records[:half])
+    f.write_records(logs / "b.json.gz", records[half:])
+    state = open_store(f"sqlite:///{tmp_path / (name + '.db')}")
+    ingest(str(logs), Lake(tmp_path / (name + "-lake")), state, IngestOptions(workers=workers, group_window_s=window_s))
+    counts = sorted(a.count for a in AlertStore(state).list(limit=100) if a.title.startswith("CloudTrail logging"))
+    state.dispose()
+    return counts
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ingest_groups_with_the_configured_window(tmp_path: Path, workers: int) -> None:
+    spaced = _stop_logging([0, 30, 60, 90])  # every 30 minutes
+    assert _alert_counts(tmp_path, "hour", spaced, 3600, workers) == [4]
+    assert _alert_counts(tmp_path, "ten", spaced, 600, workers) == [1, 1, 1, 1]
+    hours_apart = _stop_logging([0, 180, 360])
+    assert _alert_counts(tmp_path, "hours", hours_apart, 3600, workers) == [1, 1, 1]
+    assert _alert_counts(tmp_path, "day", hours_apart, 86400, workers) == [3]
+
+
+def test_the_setting_reaches_trail_ingest_and_is_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().alerts.group_window() == timedelta(hours=1)
+    logs = tmp_path / "logs"
+    for i, rec in enumerate(_stop_logging([0, 180, 360])):
+        f.write_records(logs / f"{i}.json.gz", [rec])
+    monkeypatch.setenv("CLOUDWARDEN_ALERTS_GROUP_WINDOW_MINUTES", "1440")
+    assert load_settings().alerts.group_window() == timedelta(days=1)
+    result = CliRunner().invoke(app, ["trail", "ingest", str(logs), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["alerts_stored"] == 1
+    monkeypatch.setenv("CLOUDWARDEN_ALERTS_GROUP_WINDOW_MINUTES", "0")
+    with pytest.raises(ConfigError, match="group_window_minutes"):
+        load_settings().alerts.group_window()
+    bad = CliRunner().invoke(app, ["trail", "ingest", str(logs)])
+    assert bad.exit_code == 2 and "group_window_minutes" in bad.output
