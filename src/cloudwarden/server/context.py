@@ -193,7 +193,8 @@ class ServerContext:
             found = [a for a in found if a.rule_id not in disabled]
             if found:
                 merge = load("cloudwarden.cloudtrail.ingest", "merge_alerts")
-                alerts_raised = len(self.raise_alerts(merge(found, explain=det.detector.explain_alert)))
+                alerts_raised = len(self.raise_alerts(merge(found, self.settings.alerts.group_window(),
+                                                            explain=det.detector.explain_alert)))
             self._save_push_windows(det.detector)  # after the alerts: a crash in between re-counts by event id
         queued = self.queue_changes(records)
         return {"received": len(records), "written": written, "skipped": len(errors), "errors": errors[:20],
