@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 
-from cloudwarden.cloudtrail.ecs import record_from_ecs
+from cloudwarden.cloudtrail.ecs import REBUILT_MARK, record_from_ecs
 from cloudwarden.cloudtrail.normalize import normalize
 from tests.cloudtrail import factory as f
 from tests.cloudtrail.test_parse_sources import _records
@@ -131,9 +131,9 @@ def test_an_ecs_only_document_gives_back_the_record_less_what_the_integration_dr
     assert "original" not in doc["event"]  # the integration's default
     recs, probs = _records_of(doc)
     assert not probs and len(recs) == 1
-    assert recs[0].data == _drop_empty(record)
+    assert recs[0].data == {**_drop_empty(record), REBUILT_MARK: "elastic-ecs"}  # marked as rebuilt
     assert orjson.loads(recs[0].raw) == recs[0].data
-    assert normalize(recs[0].data) == normalize(_drop_empty(record))
+    assert normalize(recs[0].data) == normalize(_drop_empty(record))  # the marker changes nothing downstream
 
 
 def test_an_assumed_role_keeps_its_session_issuer_name_apart_from_an_iam_users_name() -> None:
@@ -180,5 +180,24 @@ def test_ingest_of_an_elastic_export_alerts_like_the_raw_records(tmp_path: Path)
     from_elastic, alerts_elastic = f.ingest_and_alerts(tmp_path, "elastic")
     from_raw, alerts_raw = f.ingest_and_alerts(tmp_path, "raw")
     assert from_elastic.events == 28 and from_elastic.records_set_aside == 0
+    assert from_elastic.records_rebuilt == 28 and from_raw.records_rebuilt == 0  # the summary says which were rebuilt
     assert alerts_elastic and alerts_elastic == alerts_raw
     assert from_elastic.alerts_by_severity == from_raw.alerts_by_severity
+
+
+def test_the_ingest_summary_says_how_many_records_were_rebuilt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from cloudwarden.cli import common
+    from cloudwarden.cli.main import app
+
+    monkeypatch.setattr(common.console, "_width", 300)  # the tmp path must not wrap the table's rows
+    folder = tmp_path / "elastic"
+    folder.mkdir()
+    (folder / "export.ndjson").write_text("\n".join(json.dumps(to_ecs(r)) for r in f.many(5)) + "\n")
+    shown = CliRunner().invoke(app, ["trail", "ingest", str(folder)])
+    assert shown.exit_code == 0, shown.output
+    row = next(line for line in shown.output.splitlines() if "records rebuilt from Elastic ECS fields" in line)
+    assert row.rstrip(" │").endswith(" 5")
+    again = CliRunner().invoke(app, ["trail", "ingest", str(folder), "--json"])
+    assert json.loads(again.output)["records_rebuilt"] == 0  # nothing new the second time

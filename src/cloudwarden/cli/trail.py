@@ -174,6 +174,8 @@ def _print_summary(d: dict[str, object]) -> None:
     table.add_row("events ingested", str(d["events"]))
     table.add_row("events outside --since/--until", str(d["filtered"]))
     table.add_row("records set aside", str(d["records_set_aside"]))
+    if d.get("records_rebuilt"):
+        table.add_row("records rebuilt from Elastic ECS fields", str(d["records_rebuilt"]))
     table.add_row("rules loaded (unsupported)", f"{d['rules']} ({d['rules_unsupported']})")
     by_sev = d["alerts_by_severity"]
     assert isinstance(by_sev, dict)

@@ -17,6 +17,9 @@ Its ingest pipeline moves each CloudTrail field to one place, so the move can be
     tlsDetails          tls.version_protocol + tls.version, tls.cipher, tls.client.server_name
     the rest            aws.cloudtrail.<snake_case of the CloudTrail name>
 
+A rebuilt record carries `"cloudwardenRebuiltFrom": "elastic-ecs"`, so an analyst reading its evidence (and
+the ingest summary, which counts them) knows it is not CloudTrail's own text.
+
 What the integration does not keep cannot come back, and is left out rather than guessed:
 - a requestParameters/responseElements/additionalEventData body of 32 KB or more (the integration keeps
   only Java's `Map.toString()` of it, which is not JSON);
@@ -53,6 +56,7 @@ _FLATTENED = (
     ("insight_details", "insightDetails"),
 )
 _ISSUER = (("type", "type"), ("principal_id", "principalId"), ("arn", "arn"), ("account_id", "accountId"))
+REBUILT_MARK = "cloudwardenRebuiltFrom"  # key of the provenance marker a rebuilt record carries
 
 
 def _dict(value: Any) -> Mapping[str, Any]:
@@ -121,6 +125,7 @@ def record_from_ecs(doc: Mapping[str, Any]) -> dict[str, Any] | None:
     tls = _tls(_dict(doc.get("tls")))
     if tls:
         record["tlsDetails"] = tls
+    record[REBUILT_MARK] = "elastic-ecs"
     return record
 
 

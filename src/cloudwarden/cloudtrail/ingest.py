@@ -40,6 +40,7 @@ import pyarrow as pa
 from sqlalchemy.orm import Session
 
 from cloudwarden.cloudtrail.checkpoint import Checkpoint, Mark
+from cloudwarden.cloudtrail.ecs import REBUILT_MARK
 from cloudwarden.cloudtrail.normalize import VALUE_COLUMNS, RecordError, normalize_values
 from cloudwarden.cloudtrail.parse import Problem, iter_records
 from cloudwarden.cloudtrail.sources import (
@@ -71,6 +72,7 @@ class ItemResult:
     etag: str
     events: int = 0
     filtered: int = 0  # outside --since/--until
+    rebuilt: int = 0  # records rebuilt from another shape (Elastic ECS fields), not CloudTrail's own text
     problems: list[tuple[str, str]] = field(default_factory=list)  # (location, reason), the first MAX_ITEM_PROBLEMS
     more_problems: int = 0  # set aside beyond those listed (counted, not described)
     retry: str = ""  # could not be read now (why): not checkpointed, so it is read again next time
@@ -91,6 +93,7 @@ class IngestSummary:
     files_retry: int = 0  # could not be read now; not checkpointed
     events: int = 0
     filtered: int = 0
+    records_rebuilt: int = 0  # from Elastic ECS fields (cloudtrail/ecs.py): fields the source did not keep are absent
     records_set_aside: int = 0
     problems: list[tuple[str, str, str]] = field(default_factory=list)  # (key, location, reason), bounded
     alerts_by_severity: Counter[str] = field(default_factory=Counter)
@@ -128,6 +131,7 @@ class IngestSummary:
             "events": self.events,
             "filtered": self.filtered,
             "records_set_aside": self.records_set_aside,
+            "records_rebuilt": self.records_rebuilt,
             "problems": [{"key": k, "location": loc, "reason": r} for k, loc, r in self.problems],
             "alerts_by_severity": dict(self.alerts_by_severity),
             "alerts_stored": len(self.alert_ids),
@@ -313,6 +317,8 @@ def process_item(
         except RecordError as exc:
             problems.append((location, f"field {exc.field}: {exc.reason}"))
             continue
+        if REBUILT_MARK in event:
+            result.rebuilt += 1
         day_text = event["eventTime"][:10]
         if (since and day_text < since) or (until and day_text > until):
             result.filtered += 1
@@ -622,6 +628,7 @@ class Ingest:
             s.records_set_aside += len(result.problems) - whole_file + result.more_problems
             s.events += result.events
             s.filtered += result.filtered
+            s.records_rebuilt += result.rebuilt
             s.files_processed += 1
             marks.append(Mark(item.key, item.etag, result.end_offset, result.events, result.problems))
         saver = self._correlation_saver()
