@@ -230,3 +230,26 @@ def test_alert_summary_and_bulk_triage(server: Server) -> None:
     assert [a["title"] for a in left["items"]] == ["Trail stopped"]
     log = c.get("/api/v1/audit", headers=server.token("admin")).json()["items"]
     assert any(e["action"] == "alert.bulk_resolved" and "rule_id=noisy" in e["target"] for e in log)
+
+
+def test_cloudtrail_push_uses_the_cached_aws_ranges(server: Server) -> None:
+    from cloudwarden.aws.ip_ranges import FILE_NAME
+    from tests.cloudtrail import factory as f
+
+    rule = "EC2 instance credentials used from an address outside AWS"
+    ranges = server.ctx.settings.home_path / FILE_NAME
+    ranges.parent.mkdir(parents=True, exist_ok=True)
+    ranges.write_text(json.dumps({"prefixes": [{"ip_prefix": "54.86.0.0/15"}], "createDate": "test"}))
+    ident = f.assumed_role(role="web-instance-role", session="i-0e3f3862c4515219")
+    records = [f.event("PutLogEvents", "logs.amazonaws.com", event_id="own", identity=ident, ip="54.86.31.15"),
+               f.event("PutLogEvents", "logs.amazonaws.com", event_id="away", identity=ident, ip="198.51.100.7",
+                       time="2026-01-01T15:00:00Z")]
+    c = server.client()
+    h = server.token("analyst")
+    assert c.post("/api/v1/ingest/cloudtrail", json={"Records": records}, headers=h).json()["written"] == 2
+    fired = [a for a in c.get("/api/v1/alerts", params={"q": "outside AWS"}, headers=h).json()["items"] if a["title"] == rule]
+    assert len(fired) == 1 and fired[0]["count"] == 1
+    ranges.write_text("{broken")  # a bad file is ignored (logged), never fatal: the rules run without it
+    more = [f.event("PutLogEvents", "logs.amazonaws.com", event_id="own2", identity=ident, ip="54.86.31.16",
+                    time="2026-01-02T15:00:00Z")]
+    assert c.post("/api/v1/ingest/cloudtrail", json={"Records": more}, headers=h).status_code == 200

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 
+from cloudwarden.aws import ip_ranges
 from cloudwarden.cli.common import EXIT_ERROR, EXIT_FINDINGS, cli_errors, console, err_console, settings, state_store
 from cloudwarden.config import Settings
 from cloudwarden.errors import CloudwardenError, ConfigError
@@ -96,6 +98,7 @@ def ingest_cmd(
             # the same switches the server honours: a rule disabled in the dashboard stays quiet here too
             disabled_rules=frozenset() if include_disabled else frozenset(read_disabled(s.home_path)),
             group_window_s=s.alerts.group_window().total_seconds(),
+            aws_ranges_path=str(s.home_path / ip_ranges.FILE_NAME),
             follow=follow,
             poll_seconds=poll,
             sqs_url=sqs_url or "",
@@ -174,6 +177,7 @@ def _print_summary(d: dict[str, object]) -> None:
     table.add_row("events ingested", str(d["events"]))
     table.add_row("events outside --since/--until", str(d["filtered"]))
     table.add_row("records set aside", str(d["records_set_aside"]))
+    table.add_row("AWS IP ranges used", escape(str(d.get("aws_ranges") or "none (cloudwarden trail update-ranges)")))
     if d.get("records_rebuilt"):
         table.add_row("records rebuilt from Elastic ECS fields", str(d["records_rebuilt"]))
     table.add_row("rules loaded (unsupported)", f"{d['rules']} ({d['rules_unsupported']})")
@@ -208,6 +212,18 @@ def _print_summary(d: dict[str, object]) -> None:
             # file names, locations and reasons can carry attacker-chosen text: never Rich markup
             skipped.add_row(escape(str(p["key"])), escape(str(p["location"])), escape(str(p["reason"])[:200]))
         console.print(skipped)
+
+
+@app.command("update-ranges")
+def update_ranges_cmd(
+    url: Annotated[str, typer.Option(help="Where AWS publishes them")] = ip_ranges.DEFAULT_URL,
+) -> None:
+    """Download AWS's IP address ranges (ip-ranges.json) for the rules that tell AWS addresses apart (run daily)."""
+    s = settings()
+    path = s.home_path / ip_ranges.FILE_NAME
+    with cli_errors():
+        ranges = ip_ranges.download(path, url)
+    console.print(Text(f"AWS IP ranges of {ranges.created or 'unknown date'}: {ranges.prefixes} prefixes saved to {path}"))
 
 
 @app.command("status")

@@ -39,6 +39,7 @@ import orjson
 import pyarrow as pa
 from sqlalchemy.orm import Session
 
+from cloudwarden.aws import ip_ranges
 from cloudwarden.cloudtrail.checkpoint import Checkpoint, Mark
 from cloudwarden.cloudtrail.ecs import REBUILT_MARK
 from cloudwarden.cloudtrail.normalize import VALUE_COLUMNS, RecordError, normalize_values
@@ -94,6 +95,7 @@ class IngestSummary:
     events: int = 0
     filtered: int = 0
     records_rebuilt: int = 0  # from Elastic ECS fields (cloudtrail/ecs.py): fields the source did not keep are absent
+    aws_ranges: str = ""  # createDate of the AWS IP ranges the rules used ("" when none were loaded)
     records_set_aside: int = 0
     problems: list[tuple[str, str, str]] = field(default_factory=list)  # (key, location, reason), bounded
     alerts_by_severity: Counter[str] = field(default_factory=Counter)
@@ -132,6 +134,7 @@ class IngestSummary:
             "filtered": self.filtered,
             "records_set_aside": self.records_set_aside,
             "records_rebuilt": self.records_rebuilt,
+            "aws_ranges": self.aws_ranges,
             "problems": [{"key": k, "location": loc, "reason": r} for k, loc, r in self.problems],
             "alerts_by_severity": dict(self.alerts_by_severity),
             "alerts_stored": len(self.alert_ids),
@@ -163,6 +166,7 @@ class IngestOptions:
     batch_alerts: int = 20_000  # ... or this many alerting events (bounds memory) ...
     batch_seconds: float = 5.0  # ... or this long (bounds alert latency), whichever comes first
     group_window_s: float = 3600.0  # the alert grouping window (`alerts.group_window_minutes`); workers fold with it
+    aws_ranges_path: str = ""  # AWS's ip-ranges.json (cached by `trail update-ranges`): rules tell AWS addresses apart
 
 
 # ---------------------------------------------------------------------------------------------- detection
@@ -864,9 +868,12 @@ def ingest(
 
     options = options or IngestOptions()
     source = open_source(spec, options.endpoint_url, options.region_name)
+    ranges = ip_ranges.load(Path(options.aws_ranges_path)) if options.aws_ranges_path else None
     runner = Ingest(source, lake, state, options, progress=progress)
+    runner.summary.aws_ranges = ranges.created if ranges is not None else ""
     # Ctrl-C or SIGTERM: finish and commit the batch in hand, then return the summary; a second one aborts
-    # (KeyboardInterrupt; what was committed is kept and the next run resumes)
-    with stop_on_signals(TwoStepStop(runner.stop)):
+    # (KeyboardInterrupt; what was committed is kept and the next run resumes). The ranges are active before
+    # the worker pool forks, so workers see them too.
+    with stop_on_signals(TwoStepStop(runner.stop)), ip_ranges.activated(ranges):
         return runner.run()
 

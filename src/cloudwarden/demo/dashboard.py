@@ -66,12 +66,22 @@ def _posture(ctx: Any, record: Any, record_scan: Any) -> str:
 
 
 def _cloudtrail(ctx: Any, est: Any, workdir: Path) -> str:
+    import json
+
+    from cloudwarden.aws.ip_ranges import FILE_NAME
     from cloudwarden.cloudtrail.ingest import IngestOptions, ingest
+    from cloudwarden.demo.estate import simulated_aws_ranges
     from cloudwarden.store.lake import Lake
 
     root = workdir / "cloudtrail"
     est.write_cloudtrail(root)
-    summary = ingest(str(root), Lake(ctx.settings.lake_path), ctx.state, IngestOptions(workers=1, group_window_s=ctx.settings.alerts.group_window().total_seconds()))
+    # the simulated world's own AWS addresses (instances, Lambda): its rules tell them from the attackers'
+    ranges = ctx.settings.home_path / FILE_NAME
+    ranges.parent.mkdir(parents=True, exist_ok=True)
+    ranges.write_text(json.dumps(simulated_aws_ranges()))
+    summary = ingest(str(root), Lake(ctx.settings.lake_path), ctx.state,
+                     IngestOptions(workers=1, group_window_s=ctx.settings.alerts.group_window().total_seconds(),
+                                   aws_ranges_path=str(ranges)))
     d = summary.to_dict()
     return f"{d['events']:,} events stored, {d['alerts_stored']} alerts"
 

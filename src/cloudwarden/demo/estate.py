@@ -34,6 +34,16 @@ OFFICE_NET = "71.202.40."  # office egress (Comcast business)
 GITHUB_RUNNERS = "20.42.12."  # Microsoft ASN (GitHub-hosted runners)
 LAMBDA_IPS = ("3.80.", "34.201.", "54.86.")  # AWS (us-east-1) addresses Lambda calls come from
 WEB_PUBLIC = {f"web-{i}": f"54.86.31.{10 + i}" for i in range(1, 6)}
+AWS_PREFIXES = ("3.80.0.0/12", "34.201.0.0/16", "54.86.0.0/15")  # cover LAMBDA_IPS and WEB_PUBLIC
+
+
+def simulated_aws_ranges() -> dict[str, Any]:
+    """The AWS address ranges this simulated estate's instances and Lambda calls come from, in the shape of AWS's
+    ip-ranges.json: our own small file for the demo (the real one is downloaded by `trail update-ranges`)."""
+    return {"syncToken": "0", "createDate": "simulated-estate",
+            "prefixes": [{"ip_prefix": p, "region": "us-east-1", "service": "AMAZON", "network_border_group": "us-east-1"}
+                         for p in AWS_PREFIXES],
+            "ipv6_prefixes": []}
 
 
 @dataclass

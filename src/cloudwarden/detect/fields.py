@@ -13,6 +13,10 @@ parts, so no caller inlines them as plain dict lookups:
   identity (the last `/` part of its ARN, else the part after `:` of its principalId), as normalisation's
   `session_name`. Lets a rule compare it with another field (`|fieldref`), e.g. a role session named
   after the IAM user whose password it changes.
+- `sourceIPAddress.cloudwarden.awsRange`: true when the source address is one of AWS's published ranges,
+  false when it is an address outside them; absent when no ranges are loaded (`cloudwarden.aws.ip_ranges`,
+  which an ingest activates from the cached `ip-ranges.json`) or the source is a service name. Lets a rule
+  tell an instance's own public or NAT address from somewhere else.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import orjson
+
+from cloudwarden.aws import ip_ranges
 
 MISSING: Any = object()  # a field that is not in the event (distinct from a null value)
 MAX_JSON_STRING = 1 << 20  # never decode embedded JSON larger than this while walking a path
@@ -82,7 +88,20 @@ def session_name(event: Mapping[str, Any]) -> Any:
     return name or MISSING
 
 
-DERIVED: dict[str, Getter] = {SESSION_NAME: session_name}
+AWS_RANGE = "sourceIPAddress.cloudwarden.awsRange"
+
+
+def source_in_aws_ranges(event: Mapping[str, Any]) -> Any:
+    """Whether the event's source address is AWS's own (see the module text), or MISSING."""
+    ranges = ip_ranges.active()
+    address = event.get("sourceIPAddress")
+    if ranges is None or not isinstance(address, str):
+        return MISSING
+    found = ranges.contains(address)
+    return MISSING if found is None else found
+
+
+DERIVED: dict[str, Getter] = {SESSION_NAME: session_name, AWS_RANGE: source_in_aws_ranges}
 
 
 def compile_getter(field: str) -> Getter:

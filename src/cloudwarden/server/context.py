@@ -15,8 +15,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from cloudwarden.aws import ip_ranges
 from cloudwarden.config import Settings
-from cloudwarden.errors import ConfigError, InputError
+from cloudwarden.errors import CloudwardenError, ConfigError, InputError
 from cloudwarden.notify.dispatcher import Notifier
 from cloudwarden.notify.routing import ChannelConfig, channel_from_mapping
 from cloudwarden.notify.store import ChannelStore
@@ -166,6 +167,24 @@ class ServerContext:
         return load("cloudwarden.detect.toggles", "read_disabled")(self.settings.home_path)  # type: ignore[no-any-return]
 
     # CloudTrail ingest --------------------------------------------------------------------------------
+    def aws_ranges(self) -> Any:
+        """AWS's IP ranges from the home folder (`trail update-ranges`), re-read only when the file changes;
+        None without a usable file (the rules then work without them)."""
+        path = self.settings.home_path / ip_ranges.FILE_NAME
+        try:
+            stamp = path.stat().st_mtime_ns
+        except OSError:
+            return None
+        cached = getattr(self, "_aws_ranges", None)
+        if cached is None or cached[0] != stamp:
+            try:
+                cached = (stamp, ip_ranges.load(path))
+            except CloudwardenError as exc:
+                log.warning("AWS IP ranges not used: %s", exc)
+                cached = (stamp, None)
+            self._aws_ranges = cached
+        return cached[1]
+
     def ingest_cloudtrail(self, records: list[Any], *, detect: bool = True) -> dict[str, Any]:
         """Normalise, store, detect, and queue live compliance re-checks. Bad records are counted and named."""
         normalize = load("cloudwarden.cloudtrail.normalize", "normalize")
@@ -184,11 +203,12 @@ class ServerContext:
         det = self.detector() if detect else None
         if det is not None:
             found = []
-            for rec, row in zip(good_records, rows, strict=True):
-                try:
-                    found.extend(det.process(rec, row.time))
-                except Exception as exc:  # noqa: BLE001 - a detector error must not lose the stored events
-                    errors.append(f"detect {row.event_id}: {type(exc).__name__}: {exc}")
+            with ip_ranges.activated(self.aws_ranges()):
+                for rec, row in zip(good_records, rows, strict=True):
+                    try:
+                        found.extend(det.process(rec, row.time))
+                    except Exception as exc:  # noqa: BLE001 - a detector error must not lose the stored events
+                        errors.append(f"detect {row.event_id}: {type(exc).__name__}: {exc}")
             disabled = self.disabled_rules()
             found = [a for a in found if a.rule_id not in disabled]
             if found:
