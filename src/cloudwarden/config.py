@@ -48,6 +48,10 @@ class ServerSettings:
     accounts: list[dict[str, Any]] = field(default_factory=list)
     scan_interval_s: int = 3600
     trail_poll_interval_s: int = 60
+    # download AWS's IP ranges (ip-ranges.json) into the home folder this often; 0 (the default) leaves it to
+    # `cloudwarden trail update-ranges` (air-gapped servers cannot reach AWS's URL)
+    aws_ranges_interval_s: int = 0
+    aws_ranges_url: str = "https://ip-ranges.amazonaws.com/ip-ranges.json"
     baseline_interval_s: int = 3600
     report_interval_s: int = 86400
     scheduler_enabled: bool = True

@@ -93,7 +93,7 @@ def run_trail_poll(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
     summary = ingest(spec, lake_cls(ctx.settings.lake_path), ctx.state,
                      options_cls(endpoint_url=acct.endpoint_url, region_name=(acct.regions or ("us-east-1",))[0],
                                  group_window_s=ctx.settings.alerts.group_window().total_seconds(),
-                                 aws_ranges_path=str(ctx.settings.home_path / "aws-ip-ranges.json")))
+                                 aws_ranges_path=str(ctx.settings.home_path / load("cloudwarden.aws.ip_ranges", "FILE_NAME"))))
     d = summary.to_dict()
     ctx.metrics.ingested.labels(kind="cloudtrail").inc(int(d.get("events", 0)))
     queued = 0
@@ -144,9 +144,17 @@ def run_alert_prune(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
     return {"skipped": "evidence retention is off"} if result is None else result.to_dict()
 
 
+def run_aws_ranges(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
+    """Refresh the cached AWS IP ranges the CloudTrail rules use (server.aws_ranges_interval_s)."""
+    ip_ranges = load("cloudwarden.aws.ip_ranges", "download")
+    file_name = load("cloudwarden.aws.ip_ranges", "FILE_NAME")
+    ranges = ip_ranges(ctx.settings.home_path / file_name, ctx.settings.server.aws_ranges_url)
+    return {"prefixes": ranges.prefixes, "created": ranges.created}
+
+
 HANDLERS: dict[str, Handler] = {
     "scan": run_scan, "live_recheck": run_live, "trail_poll": run_trail_poll, "baselines": run_baselines, "reports": run_reports,
-    "alert_prune": run_alert_prune,
+    "alert_prune": run_alert_prune, "aws_ranges": run_aws_ranges,
 }
 
 
@@ -169,6 +177,8 @@ class Scheduler:
             if a.trail_bucket:
                 out.append((f"trail:{a.name}", "trail_poll", {"account": a.name}, s.trail_poll_interval_s))
         out.append(("baselines", "baselines", {}, s.baseline_interval_s))
+        if s.aws_ranges_interval_s > 0:
+            out.append(("aws_ranges", "aws_ranges", {}, s.aws_ranges_interval_s))
         out.append(("reports", "reports", {}, s.report_interval_s))
         retention = self.ctx.settings.alerts
         if retention.evidence_retention_days > 0 and retention.prune_interval_s > 0:
