@@ -4,9 +4,7 @@ that uses them through the derived field `sourceIPAddress.cloudwarden.awsRange`.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -23,6 +21,7 @@ from cloudwarden.errors import InputError
 from cloudwarden.store.lake import Lake
 from cloudwarden.store.state import open_store
 from tests.cloudtrail import factory as f
+from tests.helpers.static_http import serving
 
 # our own small file in AWS's format (the real one has thousands of prefixes)
 RANGES = {
@@ -80,28 +79,9 @@ def test_the_rule_skips_aws_addresses_only_when_ranges_are_loaded() -> None:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[str]:
-    body = json.dumps(RANGES).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            payload = body if self.path == "/ip-ranges.json" else b"nope"
-            self.send_response(200 if self.path == "/ip-ranges.json" else 404)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *_args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+def served() -> Iterator[str]:
+    with serving({"/ip-ranges.json": json.dumps(RANGES).encode()}) as url:
+        yield url
 
 
 def test_update_ranges_downloads_and_ingest_uses_them(served: str, tmp_path: Path) -> None:

@@ -95,31 +95,17 @@ def test_scheduler_threads_start_and_stop_gracefully() -> None:
 
 def test_aws_ranges_refresh_is_opt_in_and_downloads_into_the_home(tmp_path: Any) -> None:
     import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from cloudwarden.aws.ip_ranges import FILE_NAME
+    from tests.helpers.static_http import serving
 
     body = json.dumps({"prefixes": [{"ip_prefix": "54.86.0.0/15"}], "createDate": "2026-11-28-00-00-00"}).encode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_args: object) -> None:
-            pass
-
-    http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=http.serve_forever, daemon=True).start()
-    try:
+    with serving({"/ip-ranges.json": body}) as base:
         settings = load_settings()
         ctx = ServerContext(settings)
         assert "aws_ranges" not in [t[1] for t in Scheduler(ctx).periodic_tasks()]  # off by default
         settings.server.aws_ranges_interval_s = 86400
-        settings.server.aws_ranges_url = f"http://127.0.0.1:{http.server_address[1]}/ip-ranges.json"
+        settings.server.aws_ranges_url = f"{base}/ip-ranges.json"
         s = Scheduler(ctx)
         assert "aws_ranges" in [t[1] for t in s.periodic_tasks()]
         s.tick()
@@ -129,6 +115,3 @@ def test_aws_ranges_refresh_is_opt_in_and_downloads_into_the_home(tmp_path: Any)
         assert cached.exists() and json.loads(cached.read_text())["createDate"] == "2026-11-28-00-00-00"
         assert ctx.aws_ranges() is not None and ctx.aws_ranges().contains("54.86.31.15")
         ctx.close()
-    finally:
-        http.shutdown()
-        http.server_close()
