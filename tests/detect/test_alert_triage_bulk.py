@@ -59,8 +59,10 @@ def test_summary_groups_alerts_and_events_most_alerts_first(store: AlertStore) -
 def test_bulk_resolve_changes_only_what_the_filters_select_and_says_who_and_why(store: AlertStore) -> None:
     ids = _fill(store)
     store.ack(ids["noisy/alice/0"], "carol")
+    assert store.count_changing("resolved", rule_id="noisy", entity=ALICE) == 5  # what the call below will change
     changed = store.set_status_matching("resolved", "dave", "hunting rule, tuned", rule_id="noisy", entity=ALICE)
     assert changed == 5
+    assert store.count_changing("resolved", rule_id="noisy", entity=ALICE) == 0
     resolved = store.list(status="resolved", limit=100)
     assert {a.id for a in resolved} == {ids[f"noisy/alice/{i}"] for i in range(5)}
     one = store.get(ids["noisy/alice/0"])

@@ -160,8 +160,7 @@ class Baseline:
             try:
                 from cloudwarden.detect.alert_store import AlertStore
 
-                store = AlertStore(self.state, window=self.alert_window) if self.alert_window else AlertStore(self.state)
-                ids = store.add([alert])
+                ids = AlertStore(self.state, window=self.alert_window).add([alert])
                 alert_id = ids[0] if ids else None
             except ImportError:  # the shared alert store is optional for the baseline itself
                 alert_id = None

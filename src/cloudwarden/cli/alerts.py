@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from cloudwarden.cli.common import EXIT_ERROR, cli_errors, console, err_console, settings, state_store
-from cloudwarden.detect.alert_store import STATUSES, AlertStore, StoredAlert
+from cloudwarden.detect.alert_store import AlertStore, StoredAlert
 from cloudwarden.detect.ocsf import to_ocsf
 from cloudwarden.errors import InputError
 
@@ -22,7 +22,7 @@ app = typer.Typer(help="List and triage alerts (grouped, with suppressions).", n
 
 FormatOpt = Annotated[str, typer.Option("--format", help="table | json | ocsf")]
 ByOpt = Annotated[str, typer.Option("--by", help="Who is acting (default: the OS user)")]
-# the filters `list` and `summary` share
+# the filters `list`, `summary` and bulk `ack`/`resolve` share
 StatusFilter = Annotated[list[str] | None, typer.Option("--status", help="new | acknowledged | resolved (repeatable)")]
 SeverityFilter = Annotated[str | None, typer.Option("--severity", help="Minimum severity")]
 RuleFilter = Annotated[str | None, typer.Option("--rule", help="Rule id")]
@@ -95,8 +95,8 @@ def list_alerts(
     """List alerts, newest first."""
     store = _store()
     with cli_errors():
-        alerts = store.list(limit=limit, offset=offset, status=status or None, min_severity=severity, rule_id=rule,
-                            entity=entity, account=account, source=source, since=_when(since), text=search)
+        alerts = store.list(limit=limit, offset=offset, status=status or None, text=search,
+                            **_filters(rule, entity, account, severity, source, since))
     if fmt == "ocsf":
         _emit_json([to_ocsf(a) for a in alerts])
     elif fmt == "json":
@@ -157,8 +157,7 @@ def summary(
     """Alerts grouped by rule, principal, account...: alerts, events, still open, worst severity, last seen."""
     store = _store()
     with cli_errors():
-        rows = store.summary(by, limit=limit, status=status or None, min_severity=severity, rule_id=rule,
-                             entity=entity, account=account, source=source, since=_when(since))
+        rows = store.summary(by, limit=limit, status=status or None, **_filters(rule, entity, account, severity, source, since))
     if fmt == "json":
         _emit_json(rows)
         return
@@ -193,7 +192,7 @@ def _triage(verb: str, status: str, alert_id: int | None, by: str, comment: str,
         err_console.print(Text(f"error: give an alert id, or filters (--rule, --entity, ...) and --yes to {verb.rstrip('d')} many"))
         raise typer.Exit(EXIT_ERROR)
     with cli_errors():
-        matching = store.count(**{**chosen, "status": [s for s in STATUSES if s != status]})
+        matching = store.count_changing(status, **chosen)
         if not yes:
             err_console.print(Text(f"{matching} alert(s) match and are not {verb} yet; add --yes to change them"))
             raise typer.Exit(EXIT_ERROR)
@@ -207,20 +206,14 @@ def _filters(rule: str | None, entity: str | None, account: str | None, severity
             "since": _when(since)}
 
 
-RuleOpt = Annotated[str | None, typer.Option(help="Bulk: alerts of this rule id")]
-EntityOpt = Annotated[str | None, typer.Option(help="Bulk: alerts of this principal ARN or host")]
-AccountOpt = Annotated[str | None, typer.Option(help="Bulk: alerts in this account")]
-SeverityOpt = Annotated[str | None, typer.Option(help="Bulk: alerts at this severity or above")]
-SourceOpt = Annotated[str | None, typer.Option(help="Bulk: alerts from this source")]
-SinceOpt = Annotated[str | None, typer.Option(help="Bulk: alerts last seen at or after this ISO date")]
 YesOpt = Annotated[bool, typer.Option("--yes", help="Bulk: change every matching alert (without it, only count them)")]
 
 
 @app.command("ack")
 def ack(alert_id: Annotated[int | None, typer.Argument()] = None, by: ByOpt = "",
-        comment: Annotated[str, typer.Option()] = "", rule: RuleOpt = None, entity: EntityOpt = None,
-        account: AccountOpt = None, severity: SeverityOpt = None, source: SourceOpt = None,
-        since: SinceOpt = None, yes: YesOpt = False) -> None:
+        comment: Annotated[str, typer.Option()] = "", rule: RuleFilter = None, entity: EntityFilter = None,
+        account: AccountFilter = None, severity: SeverityFilter = None, source: SourceFilter = None,
+        since: SinceFilter = None, yes: YesOpt = False) -> None:
     """Acknowledge an alert (someone is on it), or with filters and --yes every matching one."""
     _triage("acknowledged", "acknowledged", alert_id, by, comment, yes,
             _filters(rule, entity, account, severity, source, since))
@@ -228,9 +221,9 @@ def ack(alert_id: Annotated[int | None, typer.Argument()] = None, by: ByOpt = ""
 
 @app.command("resolve")
 def resolve(alert_id: Annotated[int | None, typer.Argument()] = None, by: ByOpt = "",
-            comment: Annotated[str, typer.Option()] = "", rule: RuleOpt = None, entity: EntityOpt = None,
-            account: AccountOpt = None, severity: SeverityOpt = None, source: SourceOpt = None,
-            since: SinceOpt = None, yes: YesOpt = False) -> None:
+            comment: Annotated[str, typer.Option()] = "", rule: RuleFilter = None, entity: EntityFilter = None,
+            account: AccountFilter = None, severity: SeverityFilter = None, source: SourceFilter = None,
+            since: SinceFilter = None, yes: YesOpt = False) -> None:
     """Resolve an alert, or with filters and --yes every matching one. Later events of the same kind open a
     new alert."""
     _triage("resolved", "resolved", alert_id, by, comment, yes, _filters(rule, entity, account, severity, source, since))

@@ -664,10 +664,10 @@ def _insert_ids(s: Session, table: Table, names: Sequence[str], rows: Sequence[S
 
 
 class AlertStore:
-    def __init__(self, state: StateStore, *, window: timedelta = DEFAULT_WINDOW,
+    def __init__(self, state: StateStore, *, window: timedelta | None = None,
                  evidence_limit: int = DEFAULT_EVIDENCE_LIMIT) -> None:
         self.state = state
-        self.window = window
+        self.window = window or DEFAULT_WINDOW  # None: the default (writers pass `alerts.group_window()`)
         self.evidence_limit = evidence_limit
         migrate_evidence_table(state)
 
@@ -1150,20 +1150,30 @@ class AlertStore:
                             "last_seen": _iso(last)})
         return out
 
+    def _changing(self, status: str, filters: Mapping[str, Any]) -> Any:
+        """The filtered alerts not in `status` yet: what bulk triage changes (and counts before it does)."""
+        if status not in STATUSES:
+            raise InputError(f"unknown status {status!r}; expected one of {', '.join(STATUSES)}")
+        return self._filtered(**filters).where(AlertRow.status != status)
+
+    def count_changing(self, status: str, **filters: Any) -> int:
+        """How many alerts `set_status_matching(status, ...)` with these filters would change now."""
+        q = select(func.count()).select_from(self._changing(status, filters).subquery())
+        with self.state.session() as s:
+            return int(s.scalar(q) or 0)
+
     def set_status_matching(self, status: str, by: str, comment: str = "", **filters: Any) -> int:
         """Bulk triage: every alert the filters select (as `list` takes them) that is not in `status` yet gets
         it, with who and why (a comment row per alert when `comment` is given); returns how many changed.
         Refuses an empty filter: a typo must not resolve every alert. Takes the alert writers' lock, so it
         neither races nor deadlocks with an ingest updating the same rows."""
-        if status not in STATUSES:
-            raise InputError(f"unknown status {status!r}; expected one of {', '.join(STATUSES)}")
         if not any(v not in (None, "", [], ()) for v in filters.values()):
             raise InputError("bulk triage needs at least one filter (rule, entity, account, severity, ...)")
+        changing = self._changing(status, filters)
         now = _now()
         with self.state.session() as s:
             _writer_lock(s)
-            ids = builtins.list(s.scalars(
-                self._filtered(**filters).where(AlertRow.status != status).with_only_columns(AlertRow.id)))
+            ids = builtins.list(s.scalars(changing.with_only_columns(AlertRow.id)))
             for chunk in _chunks(ids, _CHUNK):
                 s.execute(update(AlertRow).where(AlertRow.id.in_(chunk)).values(
                     status=status, status_by=by, status_at=now, status_comment=comment, updated_at=now))

@@ -152,8 +152,7 @@ class HostIngest:
             return
         from cloudwarden.detect.alert_store import AlertStore
 
-        store = AlertStore(self.state, window=self.alert_window) if self.alert_window else AlertStore(self.state)
-        store.add(alerts)
+        AlertStore(self.state, window=self.alert_window).add(alerts)
 
     # -- correlation windows across a server restart (cloudwarden.detect.correlation_store) ----------------
     def _persisted(self) -> bool:

@@ -146,9 +146,9 @@ def run_alert_prune(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
 
 def run_aws_ranges(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
     """Refresh the cached AWS IP ranges the CloudTrail rules use (server.aws_ranges_interval_s)."""
-    ip_ranges = load("cloudwarden.aws.ip_ranges", "download")
+    download = load("cloudwarden.aws.ip_ranges", "download")
     file_name = load("cloudwarden.aws.ip_ranges", "FILE_NAME")
-    ranges = ip_ranges(ctx.settings.home_path / file_name, ctx.settings.server.aws_ranges_url)
+    ranges = download(ctx.settings.home_path / file_name, ctx.settings.server.aws_ranges_url)
     return {"prefixes": ranges.prefixes, "created": ranges.created}
 
 

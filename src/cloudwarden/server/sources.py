@@ -75,23 +75,12 @@ def call_flex(fn: Callable[..., Any], **kwargs: Any) -> Any:
 
 
 def alert_filters(status: str | None, severity: str | None, source: str | None, q: str | None,
-                  entity: str | None = None, rule_id: str | None = None) -> dict[str, Any]:
+                  entity: str | None = None, rule_id: str | None = None, account: str | None = None) -> dict[str, Any]:
     """The dashboard's and the API's alert filters as `AlertStore.list/count/summary` take them (empty ones
     left out)."""
-    f: dict[str, Any] = {}
-    if status:
-        f["status"] = status
-    if severity:
-        f["min_severity"] = severity
-    if source:
-        f["source"] = source
-    if q:
-        f["text"] = q
-    if entity:
-        f["entity"] = entity
-    if rule_id:
-        f["rule_id"] = rule_id
-    return f
+    named = {"status": status, "min_severity": severity, "source": source, "text": q, "entity": entity,
+             "rule_id": rule_id, "account": account}
+    return {k: v for k, v in named.items() if v}
 
 
 class Alerts:
@@ -108,7 +97,7 @@ class Alerts:
     def store(self) -> Any:
         if self._store is None:
             cls = load("cloudwarden.detect.alert_store", "AlertStore")
-            self._store = cls(self.state, window=self.window) if self.window is not None else cls(self.state)
+            self._store = cls(self.state, window=self.window)
         return self._store
 
     def add(self, alerts: list[Any]) -> list[int]:
@@ -137,9 +126,7 @@ class Alerts:
 
     def count_changing(self, status: str, **filters: Any) -> int:
         """How many alerts the filters select that are not in `status` yet (what bulk triage would change)."""
-        wanted = filters.pop("status", None)
-        others = [s for s in ("new", "acknowledged", "resolved") if s != status and (wanted is None or s == wanted)]
-        return int(self.store.count(status=others, **filters)) if others else 0
+        return int(self.store.count_changing(status, **filters))
 
     def set_status_matching(self, status: str, *, user: str, comment: str = "", **filters: Any) -> int:
         return int(self.store.set_status_matching(status, user, comment, **filters))

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from cloudwarden.errors import CloudwardenError, InputError
 from cloudwarden.server.auth import Principal, client_of, require
 from cloudwarden.server.queries import EventFilter, cursor_of
-from cloudwarden.server.sources import Unavailable, jsonable, load, to_dict
+from cloudwarden.server.sources import Unavailable, alert_filters, jsonable, load, to_dict
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -162,9 +162,8 @@ class Triage(BaseModel):
 
 @router.post("/alerts/triage")
 def alerts_triage(request: Request, body: Triage, p: Principal = ANALYST) -> dict[str, Any]:
-    filters = {"rule_id": body.rule_id, "entity": body.entity, "account": body.account,
-               "min_severity": body.severity, "source": body.source}
-    chosen = {k: v for k, v in filters.items() if v}
+    chosen = alert_filters(None, body.severity, body.source, None, entity=body.entity, rule_id=body.rule_id,
+                           account=body.account)
     changed = ctx_of(request).alerts.set_status_matching(body.status, user=p.name, comment=body.comment, **chosen)
     audit(request, p, f"alert.bulk_{body.status}", " ".join(f"{k}={v}" for k, v in chosen.items())[:500],
           f"{changed} alerts; {body.comment}"[:500])
