@@ -34,6 +34,12 @@ def test_cloudtrail_bench_prints_rates_ratios_and_where_the_time_goes(tmp_path: 
     rates = [float(re.search(r"([\d,]+) events/s", line).group(1).replace(",", "")) for line in ladder]  # type: ignore[union-attr]
     assert len(rates) == 5 and all(r > 0 for r in rates), out
     assert ladder[-1].strip().startswith("+ alert store and checkpoints (end to end)")
+    floor = out.split("the floor (", 1)[1]
+    parts = {m.group(1): float(m.group(2)) for m in re.finditer(r"\((a|b|b')\) .*?([\d.]+) us/event", floor)}
+    assert set(parts) == {"a", "b", "b'"} and all(v > 0 for v in parts.values()), out
+    stored = int(re.search(r"stored (\d+)", out).group(1))  # type: ignore[union-attr]
+    assert f"({stored:,} alerts," in floor, out  # the floor re-inserts exactly the alerts the 1-core run stored
+    assert re.search(r"best possible with zero time .*: [\d,]+ events/s, ratio [\d.]+ of bare parse", floor), out
 
 
 def test_alert_store_bench_compares_with_sqlites_default_page_size(tmp_path: Path) -> None:
