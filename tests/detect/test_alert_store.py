@@ -166,6 +166,16 @@ def test_list_filters_and_pagination(store: AlertStore) -> None:
         store.list(status="bogus")
 
 
+def test_text_filter_matches_wildcard_characters_literally(store: AlertStore) -> None:
+    store.add([alert("e1", 0, entity="arn:aws:iam::1:user/u11"), alert("e2", 0, rule="r-2", entity="arn:aws:iam::1:user/ci_deploy%"),
+               alert("e3", 0, rule="r-3", entity="arn:aws:iam::1:user/back\\slash")])
+    assert store.count(text="u11") == 1
+    # as LIKE patterns "u_1" and "u%1" would match u11; the user means the characters
+    assert store.count(text="u_1") == 0 and store.count(text="u%1") == 0
+    assert [a.entity for a in store.list(text="ci_deploy%")] == ["arn:aws:iam::1:user/ci_deploy%"]
+    assert store.count(text="k\\s") == 1 and store.count(text="\\_") == 0
+
+
 def test_unknown_severity_is_rejected(store: AlertStore) -> None:
     with pytest.raises(InputError):
         store.add([alert("e", severity="urgent")])

@@ -40,6 +40,10 @@ def test_findings_paginated_filtered_stable(server: Server) -> None:
     assert sev == sorted(sev, key=order.__getitem__)  # worst first
     assert c.get("/api/v1/findings", params={"severity": "critical", "status": "FAIL"}, headers=h).json()["total"] == 10
     assert c.get("/api/v1/findings", params={"limit": 501}, headers=h).status_code == 422
+    # q is a substring matched literally: check_1 names one check; as a LIKE pattern "check_" would be any check
+    assert c.get("/api/v1/findings", params={"q": "check_1"}, headers=h).json()["total"] == 17
+    assert c.get("/api/v1/findings", params={"q": "bucket-00_1"}, headers=h).json()["total"] == 0
+    assert c.get("/api/v1/findings", params={"q": "%"}, headers=h).json()["total"] == 0
     fw = c.get("/api/v1/frameworks", headers=h).json()["items"]
     cis = next(f for f in fw if f["framework"] == "cis-7.0")
     assert cis["passed"] == 80 and cis["failed"] == 40 and len(cis["sections"]) == 3
@@ -135,6 +139,9 @@ def test_cloudtrail_ingest_and_event_search(server: Server) -> None:
     assert c.get("/api/v1/events", params={"cursor": "not-a-time|x"}, headers=v).status_code == 422
     # a hostile filter value is data, not SQL
     assert c.get("/api/v1/events", params={"principal": "x' OR '1'='1"}, headers=v).json()["items"] == []
+    # ... and its "_" and "%" are characters, not LIKE wildcards ("user_u1" would match user/u1 as a pattern)
+    assert c.get("/api/v1/events", params={"principal": "user_u1"}, headers=v).json()["items"] == []
+    assert c.get("/api/v1/events", params={"principal": "%"}, headers=v).json()["items"] == []
     one = c.get("/api/v1/events/ev-3", headers=v).json()
     assert one["event_id"] == "ev-3" and json.loads(one["raw"])["eventName"] == "ListUsers"
     assert c.post("/api/v1/ingest/cloudtrail", json={"nope": 1}, headers=h).status_code == 422

@@ -15,6 +15,7 @@ import duckdb
 
 from cloudwarden.errors import InputError, StoreError
 from cloudwarden.store.lake import Lake
+from cloudwarden.store.text_match import contains_pattern
 
 SEARCH_COLUMNS = (
     "time", "account", "region", "principal", "session_name", "api", "service", "source_ip", "ua_family",
@@ -59,10 +60,6 @@ def _time(value: str, name: str) -> datetime:
         raise InputError(f"expected an ISO 8601 time, got {value!r}", source=name) from exc
 
 
-def _like(value: str) -> str:
-    return "%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def search_sql(
     *,
     principal: str | None = None,
@@ -79,7 +76,7 @@ def search_sql(
     params: list[Any] = []
     if principal:
         where.append("principal LIKE ? ESCAPE '\\'")
-        params.append(_like(principal))
+        params.append(contains_pattern(principal))
     for column, value in (("api", api), ("account", account), ("region", region), ("source_ip", ip)):
         if value:
             where.append(f"{column} = ?")

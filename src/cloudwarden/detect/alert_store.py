@@ -85,6 +85,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from cloudwarden.errors import InputError, StoreError
 from cloudwarden.models.alert import SEVERITY_ORDER, Alert, Evidence, evidence_event
 from cloudwarden.store.state import Base, StateStore
+from cloudwarden.store.text_match import LIKE_ESCAPE, contains_pattern
 
 STATUSES = ("new", "acknowledged", "resolved")
 PRUNE_BATCH = 5_000  # evidence rows deleted per transaction
@@ -1095,8 +1096,9 @@ class AlertStore:
         if assignee:
             q = q.where(AlertRow.assignee == assignee)
         if text:
-            like = f"%{text}%"
-            q = q.where(or_(AlertRow.title.ilike(like), AlertRow.entity.ilike(like), AlertRow.explanation.ilike(like)))
+            like = contains_pattern(text)
+            q = q.where(or_(AlertRow.title.ilike(like, escape=LIKE_ESCAPE), AlertRow.entity.ilike(like, escape=LIKE_ESCAPE),
+                            AlertRow.explanation.ilike(like, escape=LIKE_ESCAPE)))
         return q
 
     def list(self, *, limit: int = 50, offset: int = 0, order: str = "newest", **filters: Any) -> list[StoredAlert]:

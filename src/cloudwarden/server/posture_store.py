@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from cloudwarden.server.auth_store import now
 from cloudwarden.store.state import Base, StateStore
+from cloudwarden.store.text_match import LIKE_ESCAPE, contains_pattern
 
 GLOBAL = "global"
 
@@ -292,8 +293,10 @@ class PostureStore:
             if region:
                 conds.append(PostureRow.region == region)
             if q:
-                like = f"%{q}%"
-                conds.append(PostureRow.resource_arn.like(like) | PostureRow.title.like(like) | PostureRow.check_id.like(like))
+                like = contains_pattern(q)
+                conds.append(PostureRow.resource_arn.like(like, escape=LIKE_ESCAPE)
+                             | PostureRow.title.like(like, escape=LIKE_ESCAPE)
+                             | PostureRow.check_id.like(like, escape=LIKE_ESCAPE))
             for c in conds:
                 stmt = stmt.where(c)
             total = int(s.scalar(select(func.count()).select_from(stmt.subquery())) or 0)

@@ -17,6 +17,8 @@ from typing import Any
 
 import duckdb
 
+from cloudwarden.store.text_match import contains_pattern
+
 EVENT_COLUMNS = ("time", "event_id", "account", "region", "service", "api", "principal", "principal_type", "source_ip",
                  "user_agent", "error_code", "read_only", "mfa", "resources")
 HOST_COLUMNS = ("time", "event_id", "host_id", "hostname", "kind", "action", "source", "pid", "ppid", "user", "exe", "argv",
@@ -48,8 +50,8 @@ class EventFilter:
         conds: list[str] = []
         params: list[Any] = []
         if self.principal:
-            conds.append("principal ILIKE ?")
-            params.append(f"%{self.principal}%")
+            conds.append("principal ILIKE ? ESCAPE '\\'")
+            params.append(contains_pattern(self.principal))
         for col in ("api", "account", "region", "source_ip", "service"):
             value = getattr(self, col)
             if value:
