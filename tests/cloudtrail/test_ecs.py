@@ -201,3 +201,95 @@ def test_the_ingest_summary_says_how_many_records_were_rebuilt(tmp_path: Path, m
     assert row.rstrip(" │").endswith(" 5")
     again = CliRunner().invoke(app, ["trail", "ingest", str(folder), "--json"])
     assert json.loads(again.output)["records_rebuilt"] == 0  # nothing new the second time
+
+
+def _dotted(value: dict[str, Any], prefix: str = "", keep: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Every nested object flattened into dotted names, as some exporters and Kibana write documents (`keep`:
+    names whose objects stay whole)."""
+    out: dict[str, Any] = {}
+    for key, inner in value.items():
+        name = f"{prefix}{key}"
+        if isinstance(inner, dict) and inner and name not in keep:
+            out.update(_dotted(inner, name + ".", keep))
+        else:
+            out[name] = inner
+    return out
+
+
+def _fields(doc: dict[str, Any]) -> dict[str, Any]:
+    """What Elasticsearch's `fields` option returns for a document: dotted leaf names, each value a list;
+    a `flattened` field (the bodies) whole; an array of objects as one list per leaf name."""
+    bodies = tuple(f"aws.cloudtrail.flattened.{b}" for b in BODIES.values())
+    out: dict[str, Any] = {}
+    for name, value in _dotted(doc, keep=bodies).items():
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            for item in value:
+                for leaf, inner in _dotted(item, name + ".").items():
+                    out.setdefault(leaf, []).append(inner)
+        else:
+            out[name] = value if isinstance(value, list) else [value]
+    return out
+
+
+@pytest.mark.parametrize("record", _variety()[:8] + _variety()[-1:], ids=lambda r: r["eventName"])
+def test_a_document_with_dotted_field_names_is_rebuilt_like_the_nested_one(record: dict[str, Any]) -> None:
+    nested = to_ecs(record)
+    dotted = _dotted(nested)
+    assert "event.action" in dotted and not any(isinstance(v, dict) and v for v in dotted.values())
+    want, no_problems = _records_of(nested)
+    for shape in (dotted, {"_index": "logs-aws.cloudtrail", "_id": "1", "_source": dotted}):
+        recs, probs = _records_of(shape)
+        assert not probs and not no_problems and [r.data for r in recs] == [want[0].data]
+    # Elasticsearch's `fields` option: dotted names, every value a list
+    hit = {"_index": "logs-aws.cloudtrail", "_id": "1", "fields": _fields(nested)}
+    recs, probs = _records_of({"hits": {"hits": [hit]}})
+    assert not probs and [r.data for r in recs] == [want[0].data]
+
+
+def test_dotted_names_merge_with_nested_objects_and_a_body_object_keeps_its_own_names() -> None:
+    from cloudwarden.cloudtrail.ecs import expand_dotted
+
+    doc = {"aws": {"cloudtrail": {"user_identity.type": "IAMUser"}}, "aws.cloudtrail.user_identity.arn": "arn:x",
+           "aws.cloudtrail.flattened.request_parameters": {"method.request.header.x": True},
+           "aws.cloudtrail.flattened.response_elements.a.b": 1, "@timestamp": "t"}
+    assert expand_dotted(doc) == {"@timestamp": "t", "aws": {"cloudtrail": {
+        "user_identity": {"type": "IAMUser", "arn": "arn:x"},
+        "flattened": {"request_parameters": {"method.request.header.x": True}, "response_elements": {"a": {"b": 1}}}}}}
+
+
+def test_resource_lists_from_the_fields_option_are_zipped_only_when_they_line_up() -> None:
+    base = to_ecs(f.event("AssumeRole", "sts.amazonaws.com"))
+    aligned = {**base, "aws": {"cloudtrail": {**base["aws"]["cloudtrail"], "resources": {
+        "arn": ["arn:a", "arn:b"], "type": ["AWS::IAM::Role", "AWS::KMS::Key"], "account_id": ["1", "2"]}}}}
+    ragged = {**base, "aws": {"cloudtrail": {**base["aws"]["cloudtrail"], "resources": {
+        "arn": ["arn:a", "arn:b"], "type": ["AWS::IAM::Role"]}}}}
+    one, two = record_from_ecs(aligned), record_from_ecs(ragged)
+    assert one is not None and two is not None
+    assert one["resources"] == [{"accountId": "1", "type": "AWS::IAM::Role", "ARN": "arn:a"},
+                                {"accountId": "2", "type": "AWS::KMS::Key", "ARN": "arn:b"}]
+    assert two["resources"] == [{"ARN": "arn:a"}, {"ARN": "arn:b"}]  # which type went with which ARN is lost
+
+
+def test_a_kibana_csv_export_is_rebuilt_and_display_format_times_are_set_aside(tmp_path: Path) -> None:
+    import csv
+    import io
+
+    from cloudwarden.cloudtrail.parse import iter_records
+
+    records = f.many(6)
+    rows = [_dotted(to_ecs(r)) for r in records]
+    for row in rows:  # Kibana writes objects and arrays as JSON, booleans as text, "-" for what a row lacks
+        for key, value in list(row.items()):
+            row[key] = json.dumps(value) if isinstance(value, (dict, list)) else str(value).lower() if isinstance(value, bool) else value
+    columns = sorted({k for row in rows for k in row})
+    rows[5]["@timestamp"] = "Jan 1, 2026 @ 10:00:00.000"  # Kibana's default display format
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=columns, restval="-")
+    writer.writeheader()
+    writer.writerows(rows)
+    got = list(iter_records(text.getvalue().encode(), csv_format=True))
+    rebuilt = [r for r in got if not hasattr(r, "reason")]
+    problems = [r for r in got if hasattr(r, "reason")]
+    assert [r.data for r in rebuilt] == [{**_drop_empty(rec), REBUILT_MARK: "elastic-ecs"} for rec in records[:5]]
+    assert len(problems) == 1 and problems[0].location == "line 7"
+    assert "not an ISO 8601 time" in problems[0].reason and "dateFormat" in problems[0].reason

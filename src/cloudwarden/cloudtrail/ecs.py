@@ -17,6 +17,13 @@ Its ingest pipeline moves each CloudTrail field to one place, so the move can be
     tlsDetails          tls.version_protocol + tls.version, tls.cipher, tls.client.server_name
     the rest            aws.cloudtrail.<snake_case of the CloudTrail name>
 
+Documents whose field names hold the dots instead of nesting (`"event.action": "CreateUser"`), as
+Elasticsearch's `fields` option (each value a list), Kibana's CSV export and some shippers write them, are
+expanded into nested objects first (`expand_dotted`). A dotted name is a path everywhere, inside the
+CloudTrail bodies too (that is how a flattening exporter writes a nested body); a body that arrives as an
+object (`aws.cloudtrail.flattened.request_parameters: {...}`) keeps its own field names, dotted ones included
+(API Gateway's `method.request.header.x`).
+
 A rebuilt record carries `"cloudwardenRebuiltFrom": "elastic-ecs"`, so an analyst reading its evidence (and
 the ingest summary, which counts them) knows it is not CloudTrail's own text.
 
@@ -32,6 +39,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+import orjson
 
 # aws.cloudtrail.<snake> -> CloudTrail's name, for the fields the pipeline renames one to one
 _TOP_LEVEL = (
@@ -80,6 +89,72 @@ def looks_like_ecs(doc: Mapping[str, Any]) -> bool:
     return isinstance(_dict(doc.get("aws")).get("cloudtrail"), Mapping) and isinstance(doc.get("event"), Mapping)
 
 
+_BODIES = ("aws", "cloudtrail", "flattened")  # each field below this path is a CloudTrail body, as it is
+_CSV_BOOLEANS = frozenset({"aws.cloudtrail.read_only", "aws.cloudtrail.management_event"})
+_CSV_EMPTY = ("", "-")  # Kibana writes "-" for a field a document does not have
+
+
+def has_dotted_fields(doc: Mapping[str, Any]) -> bool:
+    """Whether some top-level field name is a dotted ECS path (`event.action`, `aws.cloudtrail.*`, ...)."""
+    return any(key.__class__ is str and "." in key and key.split(".", 1)[0] in _ECS_ROOTS for key in doc)
+
+
+_ECS_ROOTS = frozenset({"event", "aws", "cloud", "user", "source", "user_agent", "tls", "related", "ecs", "host"})
+
+
+def expand_dotted(doc: Mapping[str, Any], *, lists: bool = False, csv: bool = False) -> dict[str, Any]:
+    """`doc` with dotted field names made nested objects, merged with any nested ones it already has.
+
+    `lists`: Elasticsearch's `fields` shape, where every value is a list: a one-element list becomes its element.
+    `csv`: values are text (Kibana's CSV export): JSON objects and arrays are decoded, "true"/"false" become
+    booleans for the integration's boolean fields, and empty values ("" or Kibana's "-") are left out."""
+    out: dict[str, Any] = {}
+    for key, value in doc.items():
+        name = str(key)
+        if lists and isinstance(value, list) and len(value) == 1:
+            value = value[0]
+        if csv:
+            value = _csv_value(name, value)
+            if value is None:
+                continue
+        _merge(out, name.split("."), value)
+    return out
+
+
+def _csv_value(name: str, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    if value.strip() in _CSV_EMPTY:
+        return None
+    if name in _CSV_BOOLEANS and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    stripped = value.strip()
+    if stripped[:1] in ("{", "["):
+        try:
+            return orjson.loads(stripped)
+        except orjson.JSONDecodeError:
+            return value
+    return value
+
+
+def _merge(node: dict[str, Any], path: list[str], value: Any, at: tuple[str, ...] = ()) -> None:
+    """Put `value` at the dotted `path` below `node`, which sits at `at` from the document's root."""
+    for part in path[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = node[part] = {}
+        node = child
+    name, here = path[-1], (*at, *path)
+    if isinstance(value, Mapping) and not (len(here) > len(_BODIES) and here[: len(_BODIES)] == _BODIES):
+        child = node.get(name)
+        if not isinstance(child, dict):
+            child = node[name] = {}
+        for key, inner in value.items():  # a nested object may hold dotted names too
+            _merge(child, str(key).split("."), inner, here)
+    else:
+        node[name] = value  # a body given as an object keeps its own names, dotted ones included
+
+
 def record_from_ecs(doc: Mapping[str, Any]) -> dict[str, Any] | None:
     """The CloudTrail record an Elastic integration document was made from, as far as the document keeps
     it; None when it is not such a document or lacks what names an API call (event.provider, event.action)."""
@@ -110,6 +185,8 @@ def record_from_ecs(doc: Mapping[str, Any]) -> dict[str, Any] | None:
             _put(record, name, trail.get(ecs_name))
     _put(record, "eventID", event.get("id"))
     resources = trail.get("resources")
+    if isinstance(resources, Mapping):
+        resources = _resource_columns(resources)
     if isinstance(resources, list):
         rebuilt = []
         for item in resources:
@@ -127,6 +204,17 @@ def record_from_ecs(doc: Mapping[str, Any]) -> dict[str, Any] | None:
         record["tlsDetails"] = tls
     record[REBUILT_MARK] = "elastic-ecs"
     return record
+
+
+def _resource_columns(columns: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Elasticsearch's `fields` option returns an array of objects as one list per field (`resources.arn:
+    [a, b]`, `resources.type: [x, y]`): zipped back when the lists line up; else each ARN alone, since
+    which type or account went with which ARN is lost."""
+    lists = {k: v if isinstance(v, list) else [v] for k, v in columns.items()}
+    lengths = {len(v) for v in lists.values()}
+    if len(lengths) == 1:
+        return [dict(zip(lists, row, strict=True)) for row in zip(*lists.values(), strict=True)]
+    return [{"arn": arn} for arn in lists.get("arn", [])]
 
 
 def _identity(found: Mapping[str, Any], user: Mapping[str, Any], account: Mapping[str, Any]) -> dict[str, Any]:

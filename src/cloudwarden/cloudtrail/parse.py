@@ -18,7 +18,9 @@ Formats (detected from the content, not the file name):
   `hits.hits`. A record without `eventTime` takes it from `@timestamp` (the record's own, else the
   document's); a present eventTime is never replaced. An Elastic integration document that keeps only
   its ECS fields (the integration's default) is rebuilt into the CloudTrail record by undoing the
-  integration's field moves (`cloudtrail/ecs.py`, which lists what cannot come back).
+  integration's field moves (`cloudtrail/ecs.py`, which lists what cannot come back). Documents with
+  dotted field names (`"event.action": ...`), search hits with `fields` only, and Kibana's CSV export of
+  such documents are expanded into nested objects first.
 
 The fast path splits `{"Records": [...]}` with msgspec into raw byte slices (no re-encoding: the raw
 text kept in the lake is exactly what CloudTrail wrote) and decodes each slice with orjson. Decoding
@@ -39,7 +41,7 @@ from typing import Any, NamedTuple
 import msgspec
 import orjson
 
-from cloudwarden.cloudtrail.ecs import record_from_ecs
+from cloudwarden.cloudtrail.ecs import expand_dotted, has_dotted_fields, record_from_ecs
 
 # Columns that hold a whole event in CloudTrail Lake / Athena query exports (compared lower-cased).
 EVENT_COLUMNS = ("eventjson", "event_json", "rawevent", "raw_event", "raw", "event", "json", "_raw")
@@ -286,6 +288,10 @@ def _unwrap(value: Any, raw: bytes, location: str) -> Iterator[Record | Problem]
     source = value.get("_source")
     if source.__class__ is dict and "eventID" not in value:
         doc = source  # elasticdump / bulk export: {"_index": ..., "_id": ..., "_source": {...}}
+    elif source is None and "_id" in value and value.get("fields").__class__ is dict:
+        doc = expand_dotted(value["fields"], lists=True)  # a search hit with `fields` only: dotted names, lists
+    if "eventID" not in doc and has_dotted_fields(doc):
+        doc = expand_dotted(doc)  # {"event.action": ..., "aws.cloudtrail.user_identity.arn": ...}
     event: Any = doc
     if "eventID" not in doc:
         event = _event_from_elk(doc) if "@timestamp" in doc else None
@@ -478,6 +484,20 @@ def parse_athena_struct(text: str) -> Any:
     return value_at()
 
 
+def _kibana_time(event: dict[str, Any]) -> dict[str, Any] | Problem:
+    """Kibana writes times into CSV in its display format and time zone ("Jan 1, 2026 @ 10:00:00.000", the
+    browser's zone by default): such a time cannot be read back safely, so the row is set aside, saying why."""
+    stamp = event.get("eventTime")
+    if stamp.__class__ is str:
+        try:
+            datetime.fromisoformat(stamp)
+        except ValueError:
+            return Problem("", f"@timestamp {stamp[:40]!r} is not an ISO 8601 time (Kibana writes its display format "
+                               "into CSV: set its dateFormat to ISO 8601 and dateFormat:tz to UTC before exporting, "
+                               "or export JSON)")
+    return event
+
+
 def _iter_csv(data: bytes) -> Iterator[Record | Problem]:
     try:
         text = data.decode("utf-8-sig")
@@ -496,6 +516,11 @@ def _iter_csv(data: bytes) -> Iterator[Record | Problem]:
                 continue
             clean = {k: v for k, v in row.items() if k is not None}
             event = _event_from_row(clean)
+            if event is None and has_dotted_fields(clean):  # Kibana's CSV export of the integration's documents
+                clean = expand_dotted(clean, csv=True)
+                event = _event_from_elk(clean) if "@timestamp" in clean else None
+                if event is not None and not isinstance(event, Problem):
+                    event = _kibana_time(event)
             if isinstance(event, Problem):
                 yield Problem(location, event.reason)
             elif event is None:
