@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from cloudwarden.detect.grouping import GroupWindow
 from cloudwarden.errors import ConfigError
 
 
@@ -123,12 +124,38 @@ class AlertsSettings:
     # firings of one rule by one principal in one account join an open alert while each comes within this many
     # minutes of the alert's events (longer: fewer, longer-lived alerts; a resolved alert is never reopened)
     group_window_minutes: int = 60
+    # rules that group with another window: [alerts.group_window_by_rule] "rule-id" = minutes (environment:
+    # CLOUDWARDEN_ALERTS_GROUP_WINDOW_BY_RULE="rule-id=minutes,other-id=minutes")
+    group_window_by_rule: dict[str, int] = field(default_factory=dict)
 
-    def group_window(self) -> timedelta:
-        if not 1 <= self.group_window_minutes <= 43_200:
-            raise ConfigError(f"group_window_minutes must be between 1 and 43200 (30 days), got {self.group_window_minutes}",
-                              source="[alerts]")
-        return timedelta(minutes=self.group_window_minutes)
+    def group_window(self) -> GroupWindow:
+        """The grouping window of every rule; raises ConfigError naming the bad setting."""
+        default = _window_minutes(self.group_window_minutes, "group_window_minutes")
+        by_rule = self.group_window_by_rule
+        if isinstance(by_rule, str):  # from the environment
+            pairs: dict[str, Any] = {}
+            for part in (p.strip() for p in by_rule.split(",")):
+                rule, sep, minutes = part.partition("=")
+                if part and (not sep or not rule.strip()):
+                    raise ConfigError(f"expected rule-id=minutes, got {part!r}", source="group_window_by_rule")
+                if part:
+                    pairs[rule.strip()] = minutes.strip()
+            by_rule = pairs
+        if not isinstance(by_rule, dict):
+            raise ConfigError("must be a table of rule id = minutes", source="[alerts.group_window_by_rule]")
+        windows: dict[str, timedelta] = {}
+        for rule, minutes in by_rule.items():
+            if isinstance(minutes, str) and minutes.isdigit():
+                minutes = int(minutes)
+            windows[str(rule)] = _window_minutes(minutes, f"group_window_by_rule.{rule}")
+        return GroupWindow(default, windows)
+
+
+def _window_minutes(minutes: Any, name: str) -> timedelta:
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 43_200:
+        raise ConfigError(f"{name} must be a whole number of minutes between 1 and 43200 (30 days), got {minutes!r}",
+                          source="[alerts]")
+    return timedelta(minutes=minutes)
 
 
 @dataclass

@@ -145,3 +145,21 @@ def test_folded_pieces_join_only_when_told_which_alerts_are_correlations() -> No
         (4, ["a", "b", "c", "d"], T0, T0 + timedelta(minutes=30))]
     corr = merge_alerts(copy.deepcopy(pieces), correlations=frozenset({"r1"}))
     assert [a.count for a in corr] == [2, 2]  # a correlation's alerts are never folded together
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_each_rule_folds_with_its_own_window(seed: int) -> None:
+    from cloudwarden.detect.grouping import GroupWindow
+
+    rnd = random.Random(seed)
+    alerts = _stream(rnd)
+    for a in alerts:
+        a.group_key = ""  # keys by rule, so that each rule's alerts can be merged apart for the reference
+    windows = GroupWindow(timedelta(minutes=10), {"r2": timedelta(hours=2)})
+    got = merge_alerts(copy.deepcopy(alerts), windows, 20, None)
+    for rule, window in (("r1", timedelta(minutes=10)), ("r2", timedelta(hours=2))):
+        want = reference_merge(copy.deepcopy([a for a in alerts if a.rule_id == rule]), window, 20, None)
+        assert [a.__dict__ for a in got if a.rule_id == rule] == [a.__dict__ for a in want]
+    if seed == 0:  # in this stream r2's longer window folds more than the default would
+        assert len([a for a in got if a.rule_id == "r2"]) < len(merge_alerts(
+            [a for a in copy.deepcopy(alerts) if a.rule_id == "r2"], timedelta(minutes=10), 20, None))

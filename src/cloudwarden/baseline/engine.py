@@ -25,6 +25,7 @@ from cloudwarden.baseline.geo import GeoLookup, NoGeo, default_geo, packaged_dat
 from cloudwarden.baseline.host import HostBaseline, HostConfig
 from cloudwarden.baseline.scoring import Incident, score
 from cloudwarden.baseline.store import BaselineStore
+from cloudwarden.detect.grouping import WindowSpec
 from cloudwarden.errors import InputError
 from cloudwarden.models.alert import Alert
 from cloudwarden.models.api_activity import ApiActivity
@@ -71,7 +72,7 @@ class Baseline:
         state: StateStore | None = None,
         geo: GeoLookup | None = None,
         use_alert_store: bool = True,
-        alert_window: timedelta | None = None,
+        alert_window: WindowSpec | None = None,
     ) -> None:
         self.geo = geo or NoGeo()
         self.alert_window = alert_window  # the alert grouping window (None: the store's default)
@@ -94,7 +95,7 @@ class Baseline:
         geo: GeoLookup | None = None,
         offline_geo: bool = True,
         use_alert_store: bool = True,
-        alert_window: timedelta | None = None,
+        alert_window: WindowSpec | None = None,
     ) -> Baseline:
         geo = geo or (default_geo() if offline_geo else NoGeo())
         store = BaselineStore(state)
@@ -193,7 +194,6 @@ class Baseline:
     def recluster_from_lake(self, lake: Any, days: int = 28) -> int:
         """Recompute peer groups from the lake's per-principal API vectors (an Ibis aggregation, so it runs
         where the lake lives), instead of from the profiles in memory. Returns the number of groups."""
-        from datetime import timedelta
 
         from cloudwarden.baseline import ibis_views
 

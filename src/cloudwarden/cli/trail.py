@@ -97,7 +97,7 @@ def ingest_cmd(
             builtin_rules=not no_builtin,
             # the same switches the server honours: a rule disabled in the dashboard stays quiet here too
             disabled_rules=frozenset() if include_disabled else frozenset(read_disabled(s.home_path)),
-            group_window_s=s.alerts.group_window().total_seconds(),
+            group_window=s.alerts.group_window(),
             aws_ranges_path=str(s.home_path / ip_ranges.FILE_NAME),
             follow=follow,
             poll_seconds=poll,

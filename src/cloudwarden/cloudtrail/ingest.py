@@ -53,6 +53,7 @@ from cloudwarden.cloudtrail.sources import (
     read_item,
 )
 from cloudwarden.detect.correlation_store import CorrelationStore
+from cloudwarden.detect.grouping import GroupWindow, WindowSpec, as_group_window
 from cloudwarden.errors import AwsError, CloudwardenError, SourceUnavailable
 from cloudwarden.models.alert import Alert, evidence_event
 from cloudwarden.stopping import TwoStepStop, stop_on_signals
@@ -165,7 +166,7 @@ class IngestOptions:
     batch_files: int = 128  # commit alerts + checkpoint after this many files ...
     batch_alerts: int = 20_000  # ... or this many alerting events (bounds memory) ...
     batch_seconds: float = 5.0  # ... or this long (bounds alert latency), whichever comes first
-    group_window_s: float = 3600.0  # the alert grouping window (`alerts.group_window_minutes`); workers fold with it
+    group_window: GroupWindow = field(default_factory=GroupWindow)  # `alerts.group_window()`; workers fold with it
     aws_ranges_path: str = ""  # AWS's ip-ranges.json (cached by `trail update-ranges`): rules tell AWS addresses apart
 
 
@@ -348,7 +349,7 @@ def process_item(
         group[1].append(raw)
     if alerts and split is not None and detect is not None:
         # a worker folds and explains its file's alerts itself: in parallel, and fewer, smaller alerts to pickle
-        result.alerts = merge_alerts(alerts, timedelta(seconds=options.group_window_s), explain=detect.detector.explain_alert)
+        result.alerts = merge_alerts(alerts, options.group_window, explain=detect.detector.explain_alert)
         _serialise_evidence(result.alerts)
     if len(problems) > MAX_ITEM_PROBLEMS:
         result.more_problems = len(problems) - MAX_ITEM_PROBLEMS
@@ -400,7 +401,7 @@ def _worker_run(item: WorkItem) -> ItemResult:
 _first_seen = attrgetter("first_seen")
 
 
-def merge_alerts(alerts: Iterable[Alert], window: timedelta = timedelta(hours=1),
+def merge_alerts(alerts: Iterable[Alert], window: WindowSpec | None = None,
                  evidence_limit: int = MERGE_EVIDENCE,
                  explain: Callable[[Alert, Mapping[str, Any]], str] | None = None,
                  correlations: Container[str] | None = None) -> list[Alert]:
@@ -418,6 +419,8 @@ def merge_alerts(alerts: Iterable[Alert], window: timedelta = timedelta(hours=1)
     not depend on how files were spread over workers (chains of gaps within the window are the same whatever
     the pieces). Without it only single-event alerts fold.
     """
+    windows = as_group_window(window)
+    default, by_rule = windows.default, windows.by_rule
     out: list[Alert] = []
     by_key: dict[str, list[Alert]] = {}  # foldable alerts by group key, in input order
     for alert in alerts:
@@ -441,7 +444,10 @@ def merge_alerts(alerts: Iterable[Alert], window: timedelta = timedelta(hours=1)
         current: Alert | None = None
         ids: set[str] = set()
         for alert in group:
-            if current is not None and alert.first_seen - current.last_seen <= window:
+            # each alert joins within its own rule's window, as the store joins it (a custom group key may
+            # hold several rules)
+            if current is not None and alert.first_seen - current.last_seen <= (
+                    by_rule.get(alert.rule_id, default) if by_rule else default):
                 if len(alert.evidence_ids) == 1:
                     eid = alert.evidence_ids[0]
                     if eid in ids:
@@ -549,7 +555,7 @@ class Ingest:
         self.state = state
         self.options = options or IngestOptions()
         self.detect = detect or DetectionStage(self.options.rule_paths, self.options.builtin_rules, self.options.disabled_rules)
-        self.alerts = AlertStore(state, window=timedelta(seconds=self.options.group_window_s))
+        self.alerts = AlertStore(state, window=self.options.group_window)
         self.checkpoint = Checkpoint(state, source.id)
         self.summary = IngestSummary(source.id)
         self.summary.rules = len(self.detect.ruleset.rules)

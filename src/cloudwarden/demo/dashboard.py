@@ -80,7 +80,7 @@ def _cloudtrail(ctx: Any, est: Any, workdir: Path) -> str:
     ranges.parent.mkdir(parents=True, exist_ok=True)
     ranges.write_text(json.dumps(simulated_aws_ranges()))
     summary = ingest(str(root), Lake(ctx.settings.lake_path), ctx.state,
-                     IngestOptions(workers=1, group_window_s=ctx.settings.alerts.group_window().total_seconds(),
+                     IngestOptions(workers=1, group_window=ctx.settings.alerts.group_window(),
                                    aws_ranges_path=str(ranges)))
     d = summary.to_dict()
     return f"{d['events']:,} events stored, {d['alerts_stored']} alerts"

@@ -82,6 +82,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from cloudwarden.detect.grouping import WindowSpec, as_group_window
 from cloudwarden.errors import InputError, StoreError
 from cloudwarden.models.alert import SEVERITY_ORDER, Alert, Evidence, evidence_event
 from cloudwarden.store.state import Base, StateStore
@@ -90,7 +91,6 @@ from cloudwarden.store.text_match import LIKE_ESCAPE, contains_pattern
 STATUSES = ("new", "acknowledged", "resolved")
 PRUNE_BATCH = 5_000  # evidence rows deleted per transaction
 PRUNE_ALERTS = 500  # alerts examined per step (keyset over ids)
-DEFAULT_WINDOW = timedelta(hours=1)
 # `AlertStore.summary` groupings: name -> the alert columns that make a group
 SUMMARY_BY: dict[str, tuple[str, ...]] = {
     "rule": ("rule_id",), "entity": ("entity",), "account": ("account",), "severity": ("severity",),
@@ -665,10 +665,10 @@ def _insert_ids(s: Session, table: Table, names: Sequence[str], rows: Sequence[S
 
 
 class AlertStore:
-    def __init__(self, state: StateStore, *, window: timedelta | None = None,
+    def __init__(self, state: StateStore, *, window: WindowSpec | None = None,
                  evidence_limit: int = DEFAULT_EVIDENCE_LIMIT) -> None:
         self.state = state
-        self.window = window or DEFAULT_WINDOW  # None: the default (writers pass `alerts.group_window()`)
+        self.window = as_group_window(window)  # None: the default (writers pass `alerts.group_window()`)
         self.evidence_limit = evidence_limit
         migrate_evidence_table(state)
 
@@ -789,8 +789,9 @@ class AlertStore:
         groups: defaultdict[str, _KeyRows] = defaultdict(_KeyRows)
         if not todo:
             return groups
-        lo = min(t[3] for t in todo) - self.window
-        hi = max(t[4] for t in todo) + self.window
+        widest = self.window.widest
+        lo = min(t[3] for t in todo) - widest
+        hi = max(t[4] for t in todo) + widest
         keys = sorted({t[1] for t in todo})
         for chunk in _chunks(keys, _CHUNK):
             # candidates from two index-only scans: a key's rows accumulate (one per window, for as long as the
@@ -822,7 +823,8 @@ class AlertStore:
             new_evidence = alert.evidence[:len(alert.evidence_ids)]
         else:
             new_evidence = [ev for ev, eid in zip(alert.evidence, alert.evidence_ids, strict=False) if eid not in seen]
-        row = rows.joinable(first - self.window, last + self.window)  # the newest; ties go to the older row
+        window = self.window.for_rule(alert.rule_id)
+        row = rows.joinable(first - window, last + window)  # the newest; ties go to the older row
         if row is None:
             return _Row(
                 id=None, count=added, base_count=0, first_seen=first, last_seen=last,
@@ -945,8 +947,8 @@ class AlertStore:
             select(AlertRow).where(
                 AlertRow.key == key,
                 AlertRow.status != "resolved",
-                AlertRow.last_seen >= first - self.window,
-                AlertRow.first_seen <= last + self.window,
+                AlertRow.last_seen >= first - self.window.for_rule(alert.rule_id),
+                AlertRow.first_seen <= last + self.window.for_rule(alert.rule_id),
             ).order_by(AlertRow.last_seen.desc())
         ).first()
         if row is None:

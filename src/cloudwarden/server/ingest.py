@@ -30,6 +30,7 @@ import orjson
 from fastapi import APIRouter, HTTPException, Request
 
 from cloudwarden.config import Settings
+from cloudwarden.detect.grouping import WindowSpec
 from cloudwarden.errors import AuthError, CloudwardenError
 from cloudwarden.host.sigma_fields import AuthContext, to_sigma, view_matches_logsource
 from cloudwarden.models.alert import Alert
@@ -122,7 +123,7 @@ class HostIngest:
 
     def __init__(self, state: StateStore, lake: Any | None, *, detector: Any | None = None,
                  alert_sink: AlertSink | None = None, load_detector: bool = True,
-                 alert_window: timedelta | None = None) -> None:
+                 alert_window: WindowSpec | None = None) -> None:
         self.state = state
         self.alert_window = alert_window  # the alert grouping window (None: the store's default)
         self.agents = AgentStore(state)

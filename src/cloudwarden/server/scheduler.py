@@ -92,7 +92,7 @@ def run_trail_poll(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
     spec = f"s3://{acct.trail_bucket}/{acct.trail_prefix.lstrip('/')}"
     summary = ingest(spec, lake_cls(ctx.settings.lake_path), ctx.state,
                      options_cls(endpoint_url=acct.endpoint_url, region_name=(acct.regions or ("us-east-1",))[0],
-                                 group_window_s=ctx.settings.alerts.group_window().total_seconds(),
+                                 group_window=ctx.settings.alerts.group_window(),
                                  aws_ranges_path=str(ctx.settings.home_path / load("cloudwarden.aws.ip_ranges", "FILE_NAME"))))
     d = summary.to_dict()
     ctx.metrics.ingested.labels(kind="cloudtrail").inc(int(d.get("events", 0)))

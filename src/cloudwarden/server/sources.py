@@ -12,10 +12,11 @@ import importlib
 import inspect
 import logging
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from cloudwarden.detect.grouping import WindowSpec
 from cloudwarden.errors import CloudwardenError
 from cloudwarden.store.state import StateStore
 
@@ -88,7 +89,7 @@ class Alerts:
 
     STATUSES = ("new", "acknowledged", "resolved")
 
-    def __init__(self, state: StateStore, window: timedelta | None = None) -> None:
+    def __init__(self, state: StateStore, window: WindowSpec | None = None) -> None:
         self.state = state
         self.window = window  # the grouping window (None: the store's default)
         self._store: Any = None
