@@ -85,8 +85,11 @@ def test_a_rule_with_its_own_window_groups_apart_from_the_default(tmp_path: Path
                      params={"userName": f"u{i}"}) for i in range(3)]
     f.write_records(logs / "c.json.gz", other)
     state = open_store(f"sqlite:///{tmp_path / 's.db'}")
-    window = GroupWindow(timedelta(hours=1), {TAMPERING: timedelta(days=1)})
-    ingest(str(logs), Lake(tmp_path / "lake"), state, IngestOptions(workers=workers, group_window=window))
+    window = GroupWindow(timedelta(hours=1), {TAMPERING: timedelta(days=1), "no-such-rule": timedelta(days=2)})
+    summary = ingest(str(logs), Lake(tmp_path / "lake"), state, IngestOptions(workers=workers, group_window=window))
+    # a window for an id no loaded rule has is reported (a typo would otherwise change nothing, silently)
+    assert [p for p in summary.problems if "group_window_by_rule" in p[1]] == [
+        ("settings", "alerts.group_window_by_rule", "no loaded rule has id 'no-such-rule': its window applies to nothing")]
     alerts = AlertStore(state).list(limit=100)
     tampering = [a.count for a in alerts if a.rule_id == TAMPERING]
     created = sorted(a.count for a in alerts if a.title.startswith("IAM user created"))

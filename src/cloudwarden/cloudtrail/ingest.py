@@ -560,6 +560,10 @@ class Ingest:
         self.summary = IngestSummary(source.id)
         self.summary.rules = len(self.detect.ruleset.rules)
         self.summary.rules_unsupported = len(self.detect.ruleset.unsupported)
+        for rule_id in sorted(self.options.group_window.by_rule):
+            if self.detect.ruleset.get(rule_id) is None:  # a typo would otherwise change nothing, silently
+                self.summary.add_problem("settings", "alerts.group_window_by_rule",
+                                         f"no loaded rule has id {rule_id!r}: its window applies to nothing")
         # correlation windows survive a restart: restored here, saved with each batch's checkpoint (_flush)
         self.correlations = CorrelationStore(state)
         self._saved_changes = self._saving = -1
