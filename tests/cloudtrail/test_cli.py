@@ -129,6 +129,9 @@ def test_trail_ingest_names_noisy_rules(tmp_path: Path) -> None:
         for i in range(110)] + f.many(40, start=500))
     out = runner.invoke(app, ["trail", "ingest", str(logs)], terminal_width=250).output
     assert "Noisy rules" in out and "Root user activity" in out
+    # the fix spelled out with the noisiest rule's id (TOML brackets printed, not taken for markup)
+    assert '[alerts.group_window_by_rule] "ee3aeb52-d317-52a1-b344-d72464c03d21" = 1440' in out
+    assert "cloudwarden alerts suppress --rule ee3aeb52-d317-52a1-b344-d72464c03d21 --reason" in out
     quiet = tmp_path / "logs4"
     f.write_records(quiet / "a.json.gz", f.many(40, start=900))
     assert "Noisy rules" not in runner.invoke(app, ["trail", "ingest", str(quiet)], terminal_width=250).output

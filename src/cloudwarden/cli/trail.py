@@ -201,6 +201,12 @@ def _print_summary(d: dict[str, object]) -> None:
             loud.add_row(escape(str(r["title"])), escape(str(r["rule_id"])), str(r["firings"]),
                          f"{100 * float(r['share_of_events']):.1f}%")
         console.print(loud)
+        first = str(noisy[0]["rule_id"])
+        # the two cheapest fixes, spelled out with a real id: a day-long grouping window, or a suppression
+        # (markup off: the brackets are TOML, and a rule id from a user's rule file is not ours to trust)
+        console.print("Fewer alerts from a rule: group it by the day in cloudwarden.toml "
+                      f"([alerts.group_window_by_rule] \"{first}\" = 1440), or "
+                      f"`cloudwarden alerts suppress --rule {first} --reason ...`", soft_wrap=True, markup=False)
     problems = d["problems"]
     assert isinstance(problems, list)
     if problems:
