@@ -139,3 +139,62 @@ def test_vpc_endpoints(moto) -> None:
     inv = collect(moto.url, ["ec2"]).inventory
     res = statuses(run_check(inv, "vpc_endpoints_used_for_aws_services"))
     assert res[with_ep] == "PASS" and res[without] == "FAIL" and idle not in res
+
+
+def test_a_rule_from_a_prefix_list_holding_the_internet_fails_like_the_range_itself(moto) -> None:
+    ec2 = boto(moto.url, "ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    open_list = ec2.create_managed_prefix_list(PrefixListName="open", MaxEntries=5, AddressFamily="IPv4",
+                                               Entries=[{"Cidr": "10.0.0.0/8"}, {"Cidr": ANY_V4}])["PrefixList"]["PrefixListId"]
+    office = ec2.create_managed_prefix_list(PrefixListName="office", MaxEntries=5, AddressFamily="IPv4",
+                                            Entries=[{"Cidr": "198.51.100.0/24"}])["PrefixList"]["PrefixListId"]
+    groups = {}
+    for name, pid, port in (("via-open", open_list, 22), ("via-office", office, 22), ("open-web", open_list, 443),
+                            ("open-smb", open_list, 445)):
+        gid = ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc)["GroupId"]
+        ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "PrefixListIds": [{"PrefixListId": pid}]}])
+        groups[gid] = name
+    inv = collect(moto.url, ["ec2"]).inventory
+    assert inv.get("ec2", "prefix_lists", R) == {open_list: ["10.0.0.0/8", ANY_V4], office: ["198.51.100.0/24"]}
+
+    def by_name(check_id: str) -> dict[str, str]:
+        return {groups[k]: v for k, v in statuses(run_check(inv, check_id)).items() if k in groups}
+
+    assert by_name("ec2_securitygroup_no_ipv4_ingress_to_admin_ports") == {
+        "via-open": "FAIL", "via-office": "PASS", "open-web": "PASS", "open-smb": "PASS"}
+    assert by_name("ec2_securitygroup_no_internet_ingress_to_cifs") == {
+        "via-open": "PASS", "via-office": "PASS", "open-web": "PASS", "open-smb": "FAIL"}
+    failing = next(r for r in run_check(inv, "ec2_securitygroup_no_ipv4_ingress_to_admin_ports")
+                   if r.resource_arn.endswith(next(k for k, v in groups.items() if v == "via-open")))
+    assert f"from prefix list {open_list} holding 0.0.0.0/0" in failing.reason
+
+
+def test_prefix_lists_that_could_not_be_read_leave_the_group_not_evaluated() -> None:
+    from cloudwarden.compliance.checks.networking._ports import unresolved_prefix_lists
+
+    g = {"IpPermissions": [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "PrefixListIds": [{"PrefixListId": "pl-1"}]},
+                           {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "PrefixListIds": [{"PrefixListId": "pl-2"}]}]}
+    assert sg_exposures(g, ADMIN_PORTS, [ANY_V4], {"pl-1": [ANY_V4]})[0].rule == "tcp 22-22 from prefix list pl-1 holding 0.0.0.0/0"
+    assert sg_exposures(g, ADMIN_PORTS, [ANY_V4], {"pl-1": ["10.0.0.0/8"]}) == []
+    assert unresolved_prefix_lists(g, ADMIN_PORTS, {"pl-1": ["10.0.0.0/8"]}) == {}
+    assert unresolved_prefix_lists(g, ADMIN_PORTS, {"pl-1": "AccessDenied"}) == {"pl-1": "reading it failed: AccessDenied"}
+    assert unresolved_prefix_lists(g, ADMIN_PORTS, {}) == {"pl-1": "its entries were not collected"}  # pl-2: port 443 only
+    assert unresolved_prefix_lists(g, ADMIN_PORTS, None, "prefix lists were not read: x") == {"pl-1": "prefix lists were not read: x"}
+
+
+def test_a_group_whose_prefix_list_is_unreadable_is_not_evaluated_not_passed() -> None:
+    from cloudwarden.compliance.inventory import Inventory
+
+    inv = Inventory("111122223333", regions=[R])
+    rule = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "PrefixListIds": [{"PrefixListId": "pl-9"}]}
+    inv.put("ec2", "security_groups", [{"GroupId": "sg-1", "GroupName": "shared", "IpPermissions": [rule]},
+                                       {"GroupId": "sg-2", "GroupName": "plain", "IpPermissions": []}], R)
+    inv.put("ec2", "prefix_lists", {"pl-9": "AccessDenied"}, R)
+    got = {r.resource_arn.rsplit("/", 1)[-1]: r for r in run_check(inv, "ec2_securitygroup_no_ipv4_ingress_to_admin_ports")}
+    assert str(got["sg-1"].status) == "NOT_EVALUATED" and "pl-9 (reading it failed: AccessDenied)" in got["sg-1"].reason
+    assert str(got["sg-2"].status) == "PASS"
+    older = Inventory("111122223333", regions=[R])  # a scan from before prefix lists were collected
+    older.put("ec2", "security_groups", [{"GroupId": "sg-1", "GroupName": "shared", "IpPermissions": [rule]}], R)
+    (only,) = run_check(older, "ec2_securitygroup_no_ipv4_ingress_to_admin_ports")
+    assert str(only.status) == "NOT_EVALUATED" and "prefix lists were not read" in only.reason

@@ -13,13 +13,16 @@
 - `vpc_peering_connections`: list of DescribeVpcPeeringConnections `VpcPeeringConnection` dicts
   (AccepterVpcInfo / RequesterVpcInfo with CidrBlock, CidrBlockSet, Ipv6CidrBlockSet, OwnerId, VpcId).
 - `vpc_endpoints`: list of DescribeVpcEndpoints `VpcEndpoint` dicts (VpcId, ServiceName, VpcEndpointType).
+- `prefix_lists`: the managed prefix lists the security groups' rules reference, id -> list of CIDR strings
+  (GetManagedPrefixListEntries), or the error code text when that list could not be read. A customer-managed
+  list can hold 0.0.0.0/0, so a rule "from pl-..." may open a port to the internet.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from cloudwarden.compliance.collectors._fetch import call_all, fetch, fetch_list
+from cloudwarden.compliance.collectors._fetch import AWS_ERRORS, call_all, error_code, fetch, fetch_list
 from cloudwarden.compliance.collectors.base import CollectContext, collector
 
 _LISTS = (
@@ -31,6 +34,26 @@ _LISTS = (
     ("vpc_peering_connections", "DescribeVpcPeeringConnections", "VpcPeeringConnections"),
     ("vpc_endpoints", "DescribeVpcEndpoints", "VpcEndpoints"),
 )
+
+
+def referenced_prefix_lists(groups: list[dict[str, Any]]) -> list[str]:
+    """The prefix list ids that the groups' ingress and egress rules name, each once, sorted."""
+    found = {ref.get("PrefixListId") for g in groups for key in ("IpPermissions", "IpPermissionsEgress")
+             for perm in g.get(key) or [] for ref in perm.get("PrefixListIds") or []}
+    return sorted(str(p) for p in found if p)
+
+
+def _prefix_lists(client: Any, groups: list[dict[str, Any]]) -> dict[str, list[str] | str]:
+    """Entries of each referenced list; one unreadable list (another account's, access denied) does not hide the rest."""
+    out: dict[str, list[str] | str] = {}
+    for pid in referenced_prefix_lists(groups):
+        try:
+            entries = call_all(client, "GetManagedPrefixListEntries", "Entries", PrefixListId=pid)
+        except AWS_ERRORS as exc:
+            out[pid] = error_code(exc) or type(exc).__name__
+            continue
+        out[pid] = [str(e["Cidr"]) for e in entries if e.get("Cidr")]
+    return out
 
 
 def _instances(client: Any) -> list[dict[str, Any]]:
@@ -49,13 +72,20 @@ def _instances(client: Any) -> list[dict[str, Any]]:
         "ec2:DescribeVpcEndpoints",
         "ec2:DescribeInstances",
         "ec2:GetEbsEncryptionByDefault",
+        "ec2:GetManagedPrefixListEntries",
     ],
     regional=True,
-    description="security groups, NACLs, VPCs, flow logs, EBS default encryption, instances, routes, peering",
+    description="security groups (and the prefix lists their rules name), NACLs, VPCs, flow logs, EBS default "
+                "encryption, instances, routes, peering",
 )
 def collect_ec2(ctx: CollectContext) -> None:
     client = ctx.client("ec2")
+    groups: list[dict[str, Any]] | None = None
     for key, operation, result_key in _LISTS:
-        fetch_list(ctx, key, client, operation, result_key)
+        got = fetch_list(ctx, key, client, operation, result_key)
+        if key == "security_groups":
+            groups = got
+    if groups is not None:
+        fetch(ctx, "prefix_lists", "GetManagedPrefixListEntries", lambda: _prefix_lists(client, groups or []))
     fetch(ctx, "instances", "DescribeInstances", lambda: _instances(client))
     fetch(ctx, "ebs_encryption_by_default", "GetEbsEncryptionByDefault", lambda: call_all(client, "GetEbsEncryptionByDefault"))

@@ -3,7 +3,7 @@ whole internet (0.0.0.0/0 or ::/0)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,21 +38,48 @@ class Exposure:
     rule: str  # human-readable rule
 
 
-def sg_exposures(group: dict[str, Any], ports: Iterable[int], sources: Iterable[str]) -> list[Exposure]:
-    """Ingress rules of a security group that open any of `ports` to any of the `sources` ranges."""
+def sg_exposures(group: dict[str, Any], ports: Iterable[int], sources: Iterable[str],
+                 prefix_lists: Mapping[str, list[str] | str] | None = None) -> list[Exposure]:
+    """Ingress rules of a security group that open any of `ports` to any of the `sources` ranges, directly or
+    through a managed prefix list holding that range (`prefix_lists`: id -> CIDRs, as the ec2 collector
+    stores them; a list not readable there is `unresolved_prefix_lists`' business)."""
     wanted = set(sources)
+    ports = tuple(ports)
     out: list[Exposure] = []
     for perm in group.get("IpPermissions") or []:
-        ranges = [r.get("CidrIp") for r in perm.get("IpRanges") or []]
-        ranges += [r.get("CidrIpv6") for r in perm.get("Ipv6Ranges") or []]
-        for src in ranges:
+        ranges: list[tuple[Any, str]] = [(r.get("CidrIp"), "") for r in perm.get("IpRanges") or []]
+        ranges += [(r.get("CidrIpv6"), "") for r in perm.get("Ipv6Ranges") or []]
+        for ref in perm.get("PrefixListIds") or []:
+            pid = str(ref.get("PrefixListId"))
+            cidrs = (prefix_lists or {}).get(pid)
+            if isinstance(cidrs, list):
+                ranges += [(c, f"prefix list {pid} holding ") for c in cidrs]
+        for src, via in ranges:
             if src not in wanted:
                 continue
             for port in ports:
                 if _covers(perm.get("IpProtocol", ""), perm.get("FromPort"), perm.get("ToPort"), port):
                     proto = perm.get("IpProtocol")
                     span = "all ports" if str(proto) in _ALL else f"{perm.get('FromPort')}-{perm.get('ToPort')}"
-                    out.append(Exposure(port, str(src), f"{proto} {span} from {src}"))
+                    out.append(Exposure(port, str(src), f"{proto} {span} from {via}{src}"))
+    return out
+
+
+def unresolved_prefix_lists(group: dict[str, Any], ports: Iterable[int],
+                            prefix_lists: Mapping[str, list[str] | str] | None,
+                            missing: str = "its entries were not collected") -> dict[str, str]:
+    """Prefix lists named by ingress rules covering any of `ports` whose entries are unknown: id -> why (the
+    read failed, or the lists were not collected). Such a rule may open the port to anyone."""
+    ports = tuple(ports)
+    out: dict[str, str] = {}
+    for perm in group.get("IpPermissions") or []:
+        if not any(_covers(perm.get("IpProtocol", ""), perm.get("FromPort"), perm.get("ToPort"), p) for p in ports):
+            continue
+        for ref in perm.get("PrefixListIds") or []:
+            pid = str(ref.get("PrefixListId"))
+            got = None if prefix_lists is None else prefix_lists.get(pid)
+            if not isinstance(got, list):
+                out[pid] = f"reading it failed: {got}" if isinstance(got, str) else missing
     return out
 
 

@@ -3,29 +3,54 @@ also when opened as a port range or "all traffic"), nor to CIFS (445)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
-from cloudwarden.compliance.checks._common import RegionWalk, nothing_found
-from cloudwarden.compliance.checks.base import CheckResult, check, failed, passed
-from cloudwarden.compliance.checks.networking._ports import ADMIN_PORTS, ANY_V4, ANY_V6, CIFS_PORTS, sg_exposures
+from cloudwarden.compliance.checks._common import RegionWalk, get_or_reason, nothing_found
+from cloudwarden.compliance.checks.base import CheckResult, check, failed, not_evaluated, passed
+from cloudwarden.compliance.checks.networking._ports import (
+    ADMIN_PORTS,
+    ANY_V4,
+    ANY_V6,
+    CIFS_PORTS,
+    sg_exposures,
+    unresolved_prefix_lists,
+)
 from cloudwarden.compliance.inventory import Inventory
 
 
-def _evaluate(inv: Inventory, ports: Iterable[int], source: str, what: str) -> Iterator[CheckResult]:
+def _prefix_lists(inv: Inventory, region: str) -> tuple[Mapping[str, list[str] | str] | None, str]:
+    """The region's prefix-list entries, or None and why they are missing."""
+    value, reason = get_or_reason(inv, "ec2", "prefix_lists", region)
+    if reason is not None:
+        return None, f"prefix lists were not read: {reason}"
+    return value, ""
+
+
+def _judge(arn: str, region: str, group: dict[str, Any], ports: tuple[int, ...], sources: list[str], what: str,
+           lists: Mapping[str, list[str] | str] | None, missing: str) -> CheckResult:
+    name = group.get("GroupName")
+    hits = sg_exposures(group, ports, sources, lists)
+    if hits:
+        return failed(arn, f"{name} opens {what} to {' or '.join(sources)}: " + "; ".join(sorted({h.rule for h in hits})),
+                      region, ports=sorted({h.port for h in hits}))
+    unknown = unresolved_prefix_lists(group, ports, lists, missing or "its entries were not collected")
+    if unknown:  # a rule from a list we could not read may open the port to anyone: neither pass nor fail
+        return not_evaluated(arn, f"{name} allows {what} from prefix list(s) whose entries are unknown: "
+                             + "; ".join(f"{pid} ({why})" for pid, why in sorted(unknown.items())), region)
+    return passed(arn, f"{name} does not open {what} to {' or '.join(sources)}", region)
+
+
+def _evaluate(inv: Inventory, ports: Iterable[int], sources: list[str], what: str) -> Iterator[CheckResult]:
     ports = tuple(ports)
     walk = RegionWalk(inv, "ec2", "security_groups")
     found = 0
     for region, groups in walk:
+        lists, missing = _prefix_lists(inv, region)
         for g in groups:
             found += 1
             arn = inv.arn("ec2", region, f"security-group/{g['GroupId']}")
-            hits = sg_exposures(g, ports, [source])
-            if hits:
-                rules = sorted({h.rule for h in hits})
-                yield failed(arn, f"{g.get('GroupName')} opens {what} to {source}: " + "; ".join(rules), region,
-                             ports=sorted({h.port for h in hits}))
-            else:
-                yield passed(arn, f"{g.get('GroupName')} does not open {what} to {source}", region)
+            yield _judge(arn, region, g, ports, sources, what, lists, missing)
     yield from walk.skipped
     if not found and not walk.skipped:
         yield nothing_found(inv, "ec2", "security groups")
@@ -48,7 +73,7 @@ _REFS = ["https://docs.aws.amazon.com/vpc/latest/userguide/vpc-security-groups.h
     references=_REFS,
 )
 def admin_ipv4(inv: Inventory) -> Iterator[CheckResult]:
-    yield from _evaluate(inv, ADMIN_PORTS, ANY_V4, "administration ports (22/3389)")
+    yield from _evaluate(inv, ADMIN_PORTS, [ANY_V4], "administration ports (22/3389)")
 
 
 @check(
@@ -60,7 +85,7 @@ def admin_ipv4(inv: Inventory) -> Iterator[CheckResult]:
     references=_REFS,
 )
 def admin_ipv6(inv: Inventory) -> Iterator[CheckResult]:
-    yield from _evaluate(inv, ADMIN_PORTS, ANY_V6, "administration ports (22/3389)")
+    yield from _evaluate(inv, ADMIN_PORTS, [ANY_V6], "administration ports (22/3389)")
 
 
 @check(
@@ -72,21 +97,7 @@ def admin_ipv6(inv: Inventory) -> Iterator[CheckResult]:
     references=_REFS,
 )
 def cifs(inv: Inventory) -> Iterator[CheckResult]:
-    walk = RegionWalk(inv, "ec2", "security_groups")
-    found = 0
-    for region, groups in walk:
-        for g in groups:
-            found += 1
-            arn = inv.arn("ec2", region, f"security-group/{g['GroupId']}")
-            hits = sg_exposures(g, CIFS_PORTS, [ANY_V4, ANY_V6])
-            if hits:
-                yield failed(arn, f"{g.get('GroupName')} opens CIFS (445) to the internet: "
-                             + "; ".join(sorted({h.rule for h in hits})), region)
-            else:
-                yield passed(arn, f"{g.get('GroupName')} does not open CIFS (445) to the internet", region)
-    yield from walk.skipped
-    if not found and not walk.skipped:
-        yield nothing_found(inv, "ec2", "security groups")
+    yield from _evaluate(inv, CIFS_PORTS, [ANY_V4, ANY_V6], "CIFS (445)")
 
 
 @check(
