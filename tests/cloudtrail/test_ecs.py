@@ -293,3 +293,22 @@ def test_a_kibana_csv_export_is_rebuilt_and_display_format_times_are_set_aside(t
     assert [r.data for r in rebuilt] == [{**_drop_empty(rec), REBUILT_MARK: "elastic-ecs"} for rec in records[:5]]
     assert len(problems) == 1 and problems[0].location == "line 7"
     assert "not an ISO 8601 time" in problems[0].reason and "dateFormat" in problems[0].reason
+
+
+def test_hostile_dotted_names_are_set_aside_or_kept_flat_never_raised() -> None:
+    from cloudwarden.cloudtrail.ecs import MAX_DOTTED_PARTS, expand_dotted
+
+    long_name = "event." + "x." * 5000 + "y"  # would nest 5000 deep
+    assert expand_dotted({long_name: 1}) == {long_name: 1}
+    assert expand_dotted({"aws": {long_name: 1}}) == {"aws": {long_name: 1}}
+    deep: Any = 1
+    for _ in range(240):
+        deep = {"a": deep}  # orjson writes at most 254 levels: the expanded prefix pushes this past it
+    prefix = ".".join(["event"] * MAX_DOTTED_PARTS)
+    lines = [{"@timestamp": "2026-01-01T00:00:00Z", "eventTime": "2026-01-01T00:00:00Z", long_name: 1},
+             {"@timestamp": "2026-01-01T00:00:00Z", "eventTime": "2026-01-01T00:00:00Z", prefix: deep},
+             f.event("StopLogging", "cloudtrail.amazonaws.com", event_id="evt-after")]
+    recs, probs = _records_of(*lines)
+    assert recs[-1].data["eventID"] == "evt-after"  # the rest of the file goes on
+    assert len(recs) + len(probs) == 3
+    assert any("cannot be written as JSON" in p.reason for p in probs)

@@ -92,6 +92,7 @@ def looks_like_ecs(doc: Mapping[str, Any]) -> bool:
 _BODIES = ("aws", "cloudtrail", "flattened")  # each field below this path is a CloudTrail body, as it is
 _CSV_BOOLEANS = frozenset({"aws.cloudtrail.read_only", "aws.cloudtrail.management_event"})
 _CSV_EMPTY = ("", "-")  # Kibana writes "-" for a field a document does not have
+MAX_DOTTED_PARTS = 32  # a longer dotted name stays one flat key: no ECS path is this deep, a hostile one may be
 
 
 def has_dotted_fields(doc: Mapping[str, Any]) -> bool:
@@ -117,7 +118,11 @@ def expand_dotted(doc: Mapping[str, Any], *, lists: bool = False, csv: bool = Fa
             value = _csv_value(name, value)
             if value is None:
                 continue
-        _merge(out, name.split("."), value)
+        parts = name.split(".")
+        if len(parts) > MAX_DOTTED_PARTS:
+            out[name] = value
+        else:
+            _merge(out, parts, value)
     return out
 
 
@@ -150,7 +155,11 @@ def _merge(node: dict[str, Any], path: list[str], value: Any, at: tuple[str, ...
         if not isinstance(child, dict):
             child = node[name] = {}
         for key, inner in value.items():  # a nested object may hold dotted names too
-            _merge(child, str(key).split("."), inner, here)
+            parts = str(key).split(".")
+            if len(parts) > MAX_DOTTED_PARTS:
+                child[str(key)] = inner
+            else:
+                _merge(child, parts, inner, here)
     else:
         node[name] = value  # a body given as an object keeps its own names, dotted ones included
 

@@ -306,7 +306,19 @@ def _unwrap(value: Any, raw: bytes, location: str) -> Iterator[Record | Problem]
     if isinstance(timed, Problem):
         yield Problem(location, timed.reason)
         return
-    yield Record(location, timed, raw if timed is value else orjson.dumps(timed))
+    if timed is value:
+        yield Record(location, timed, raw)
+    else:
+        yield _encoded(location, timed)
+
+
+def _encoded(location: str, record: Any) -> Record | Problem:
+    """A record taken out of its wrapper, with its JSON text; a hostile shape orjson refuses to encode (nesting
+    past its limit once dotted names are expanded, say) is set aside, never raised."""
+    try:
+        return Record(location, record, orjson.dumps(record))
+    except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
+        return Problem(location, f"record cannot be written as JSON: {exc}")
 
 
 def _log_events(payload: dict[str, Any], location: str) -> Iterator[Record | Problem]:
@@ -530,6 +542,6 @@ def _iter_csv(data: bytes) -> Iterator[Record | Problem]:
                 if isinstance(timed, Problem):
                     yield Problem(location, timed.reason)
                 else:
-                    yield Record(location, timed, orjson.dumps(timed))
+                    yield _encoded(location, timed)
     except csv.Error as exc:
         yield Problem(f"line {reader.line_num}", f"invalid CSV: {exc}")
