@@ -17,6 +17,7 @@ from typing import Any, get_type_hints
 
 from cloudwarden.detect.grouping import GroupWindow
 from cloudwarden.errors import ConfigError
+from cloudwarden.models.alert import SEVERITY_ORDER
 
 
 def default_home() -> Path:
@@ -124,31 +125,43 @@ class AlertsSettings:
     # firings of one rule by one principal in one account join an open alert while each comes within this many
     # minutes of the alert's events (longer: fewer, longer-lived alerts; a resolved alert is never reopened)
     group_window_minutes: int = 60
-    # rules that group with another window: [alerts.group_window_by_rule] "rule-id" = minutes (environment:
-    # CLOUDWARDEN_ALERTS_GROUP_WINDOW_BY_RULE="rule-id=minutes,other-id=minutes")
+    # severities that group with another window: [alerts.group_window_by_severity] low = 1440 (environment:
+    # CLOUDWARDEN_ALERTS_GROUP_WINDOW_BY_SEVERITY="low=1440,informational=1440")
+    group_window_by_severity: dict[str, int] = field(default_factory=dict)
+    # rules that group with another window (wins over the severity's): [alerts.group_window_by_rule]
+    # "rule-id" = minutes (environment: CLOUDWARDEN_ALERTS_GROUP_WINDOW_BY_RULE="rule-id=minutes,other-id=minutes")
     group_window_by_rule: dict[str, int] = field(default_factory=dict)
 
     def group_window(self) -> GroupWindow:
-        """The grouping window of every rule; raises ConfigError naming the bad setting."""
+        """The grouping window of every alert; raises ConfigError naming the bad setting."""
         default = _window_minutes(self.group_window_minutes, "group_window_minutes")
-        by_rule = self.group_window_by_rule
-        if isinstance(by_rule, str):  # from the environment
-            pairs: dict[str, Any] = {}
-            for part in (p.strip() for p in by_rule.split(",")):
-                rule, sep, minutes = part.partition("=")
-                if part and (not sep or not rule.strip()):
-                    raise ConfigError(f"expected rule-id=minutes, got {part!r}", source="group_window_by_rule")
-                if part:
-                    pairs[rule.strip()] = minutes.strip()
-            by_rule = pairs
-        if not isinstance(by_rule, dict):
-            raise ConfigError("must be a table of rule id = minutes", source="[alerts.group_window_by_rule]")
-        windows: dict[str, timedelta] = {}
-        for rule, minutes in by_rule.items():
-            if isinstance(minutes, str) and minutes.isdigit():
-                minutes = int(minutes)
-            windows[str(rule)] = _window_minutes(minutes, f"group_window_by_rule.{rule}")
-        return GroupWindow(default, windows)
+        by_severity = _windows(self.group_window_by_severity, "group_window_by_severity", "severity")
+        unknown = sorted(set(by_severity) - set(SEVERITY_ORDER))
+        if unknown:
+            raise ConfigError(f"unknown severity {unknown[0]!r} (one of {', '.join(SEVERITY_ORDER)})",
+                              source="[alerts.group_window_by_severity]")
+        return GroupWindow(default, _windows(self.group_window_by_rule, "group_window_by_rule", "rule-id"), by_severity)
+
+
+def _windows(table: Any, name: str, what: str) -> dict[str, timedelta]:
+    """A table of name = minutes (from the file), or "name=minutes,..." (from the environment)."""
+    if isinstance(table, str):
+        pairs: dict[str, Any] = {}
+        for part in (p.strip() for p in table.split(",")):
+            key, sep, minutes = part.partition("=")
+            if part and (not sep or not key.strip()):
+                raise ConfigError(f"expected {what}=minutes, got {part!r}", source=name)
+            if part:
+                pairs[key.strip()] = minutes.strip()
+        table = pairs
+    if not isinstance(table, dict):
+        raise ConfigError(f"must be a table of {what} = minutes", source=f"[alerts.{name}]")
+    windows: dict[str, timedelta] = {}
+    for key, minutes in table.items():
+        if isinstance(minutes, str) and minutes.isdigit():
+            minutes = int(minutes)
+        windows[str(key)] = _window_minutes(minutes, f"{name}.{key}")
+    return windows
 
 
 def _window_minutes(minutes: Any, name: str) -> timedelta:

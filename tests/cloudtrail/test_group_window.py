@@ -116,8 +116,8 @@ def test_per_rule_windows_are_read_from_the_file_and_the_environment(tmp_path: P
     config = tmp_path / "cloudwarden.toml"
     config.write_text('[alerts]\ngroup_window_minutes = 30\n[alerts.group_window_by_rule]\n"noisy-rule" = 1440\n')
     got = load_settings(config).alerts.group_window()
-    assert got.default == timedelta(minutes=30) and got.for_rule("noisy-rule") == timedelta(days=1)
-    assert got.for_rule("other") == timedelta(minutes=30) and got.widest == timedelta(days=1)
+    assert got.default == timedelta(minutes=30) and got.for_alert("noisy-rule", "high") == timedelta(days=1)
+    assert got.for_alert("other", "high") == timedelta(minutes=30) and got.widest == timedelta(days=1)
     monkeypatch.setenv("CLOUDWARDEN_ALERTS_GROUP_WINDOW_BY_RULE", "a=5, b=120")
     env = load_settings(config).alerts.group_window()
     assert env.by_rule == {"a": timedelta(minutes=5), "b": timedelta(hours=2)}
@@ -129,3 +129,33 @@ def test_per_rule_windows_are_read_from_the_file_and_the_environment(tmp_path: P
     config.write_text('[alerts.group_window_by_rule]\n"noisy-rule" = "a day"\n')
     with pytest.raises(ConfigError, match="group_window_by_rule.noisy-rule"):
         load_settings(config).alerts.group_window()
+
+
+def test_severity_windows_apply_to_every_rule_of_that_severity_and_a_rule_window_wins(tmp_path: Path,
+                                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "cloudwarden.toml"
+    config.write_text('[alerts.group_window_by_severity]\nlow = 1440\n[alerts.group_window_by_rule]\n"quiet-low" = 10\n')
+    got = load_settings(config).alerts.group_window()
+    assert got.for_alert("any", "low") == timedelta(days=1) and got.for_alert("any", "high") == timedelta(hours=1)
+    assert got.for_alert("quiet-low", "low") == timedelta(minutes=10)  # the rule's own window wins
+    monkeypatch.setenv("CLOUDWARDEN_ALERTS_GROUP_WINDOW_BY_SEVERITY", "informational=2880")
+    assert load_settings(config).alerts.group_window().by_severity == {"informational": timedelta(days=2)}
+    monkeypatch.setenv("CLOUDWARDEN_ALERTS_GROUP_WINDOW_BY_SEVERITY", "urgent=60")
+    with pytest.raises(ConfigError, match="unknown severity 'urgent'"):
+        load_settings(config).alerts.group_window()
+    monkeypatch.setenv("CLOUDWARDEN_ALERTS_GROUP_WINDOW_BY_SEVERITY", "low=0")
+    with pytest.raises(ConfigError, match="group_window_by_severity.low"):
+        load_settings(config).alerts.group_window()
+
+    from tests.detect.test_alert_store import alert
+
+    state = open_store(f"sqlite:///{tmp_path / 's.db'}")
+    store = AlertStore(state, window=GroupWindow(timedelta(minutes=10), by_severity={"low": timedelta(hours=2)}))
+    for minute in (0, 60, 120):
+        store.add([alert(f"l{minute}", minute, rule="r-low", severity="low"),
+                   alert(f"h{minute}", minute, rule="r-high", severity="high")])
+    counts: dict[str, list[int]] = {}
+    for a in store.list(limit=10):
+        counts.setdefault(a.rule_id, []).append(a.count)
+    state.dispose()
+    assert counts == {"r-low": [3], "r-high": [1, 1, 1]}

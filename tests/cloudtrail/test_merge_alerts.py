@@ -163,3 +163,16 @@ def test_each_rule_folds_with_its_own_window(seed: int) -> None:
     if seed == 0:  # in this stream r2's longer window folds more than the default would
         assert len([a for a in got if a.rule_id == "r2"]) < len(merge_alerts(
             [a for a in copy.deepcopy(alerts) if a.rule_id == "r2"], timedelta(minutes=10), 20, None))
+
+
+def test_a_severity_window_folds_that_severity_only() -> None:
+    from cloudwarden.detect.grouping import GroupWindow
+
+    def one(eid: str, minute: int, severity: str) -> Alert:
+        t = T0 + timedelta(minutes=minute)
+        return Alert(rule_id=f"r-{severity}", title="T", severity=severity, source="cloudtrail", explanation="x",
+                     first_seen=t, last_seen=t, entity="p", account="1", evidence=[{"eventID": eid}], evidence_ids=[eid])
+
+    alerts = [one(f"{s}{m}", m, s) for m in (0, 60, 120) for s in ("low", "high")]
+    got = merge_alerts(alerts, GroupWindow(timedelta(minutes=10), by_severity={"low": timedelta(hours=2)}))
+    assert sorted((a.severity, a.count) for a in got) == [("high", 1), ("high", 1), ("high", 1), ("low", 3)]

@@ -420,7 +420,7 @@ def merge_alerts(alerts: Iterable[Alert], window: WindowSpec | None = None,
     the pieces). Without it only single-event alerts fold.
     """
     windows = as_group_window(window)
-    default, by_rule = windows.default, windows.by_rule
+    default, uniform, window_of = windows.default, windows.uniform, windows.for_alert
     out: list[Alert] = []
     by_key: dict[str, list[Alert]] = {}  # foldable alerts by group key, in input order
     for alert in alerts:
@@ -444,10 +444,10 @@ def merge_alerts(alerts: Iterable[Alert], window: WindowSpec | None = None,
         current: Alert | None = None
         ids: set[str] = set()
         for alert in group:
-            # each alert joins within its own rule's window, as the store joins it (a custom group key may
-            # hold several rules)
+            # each alert joins within its own window (rule, else severity), as the store joins it (a custom
+            # group key may hold several rules)
             if current is not None and alert.first_seen - current.last_seen <= (
-                    by_rule.get(alert.rule_id, default) if by_rule else default):
+                    default if uniform else window_of(alert.rule_id, alert.severity)):
                 if len(alert.evidence_ids) == 1:
                     eid = alert.evidence_ids[0]
                     if eid in ids:

@@ -823,7 +823,7 @@ class AlertStore:
             new_evidence = alert.evidence[:len(alert.evidence_ids)]
         else:
             new_evidence = [ev for ev, eid in zip(alert.evidence, alert.evidence_ids, strict=False) if eid not in seen]
-        window = self.window.for_rule(alert.rule_id)
+        window = self.window.for_alert(alert.rule_id, alert.severity)
         row = rows.joinable(first - window, last + window)  # the newest; ties go to the older row
         if row is None:
             return _Row(
@@ -947,8 +947,8 @@ class AlertStore:
             select(AlertRow).where(
                 AlertRow.key == key,
                 AlertRow.status != "resolved",
-                AlertRow.last_seen >= first - self.window.for_rule(alert.rule_id),
-                AlertRow.first_seen <= last + self.window.for_rule(alert.rule_id),
+                AlertRow.last_seen >= first - self.window.for_alert(alert.rule_id, alert.severity),
+                AlertRow.first_seen <= last + self.window.for_alert(alert.rule_id, alert.severity),
             ).order_by(AlertRow.last_seen.desc())
         ).first()
         if row is None:
