@@ -148,11 +148,11 @@ def _windows(table: Any, name: str, what: str) -> dict[str, timedelta]:
     if isinstance(table, str):
         pairs: dict[str, Any] = {}
         for part in (p.strip() for p in table.split(",")):
-            key, sep, minutes = part.partition("=")
+            key, sep, text = part.partition("=")
             if part and (not sep or not key.strip()):
                 raise ConfigError(f"expected {what}=minutes, got {part!r}", source=name)
             if part:
-                pairs[key.strip()] = minutes.strip()
+                pairs[key.strip()] = text.strip()
         table = pairs
     if not isinstance(table, dict):
         raise ConfigError(f"must be a table of {what} = minutes", source=f"[alerts.{name}]")
