@@ -21,6 +21,8 @@
    stored, inserted again with sqlite3's own executemany into an empty database with the product's schema
    (no Python per alert: no rule, no folding, no lookup). Their sum bounds the rate any version could reach
    with zero time for normalising, rules and the other lake columns.
+`--window-by-severity low=1440` runs the end-to-end measurements with that grouping setting (what a user quiets
+noisy low-severity rules with): fewer, longer alerts, and less for the store to write.
 Targets (issue #3): >= 60,000 events/s on one core, >= half the bare parse rate, near-linear on 2 cores.
 """
 
@@ -55,6 +57,8 @@ from cloudwarden.cloudtrail.ingest import DetectionStage, Ingest, IngestOptions,
 from cloudwarden.cloudtrail.normalize import RecordError, normalize_values  # noqa: E402
 from cloudwarden.cloudtrail.parse import Problem, iter_records  # noqa: E402
 from cloudwarden.cloudtrail.sources import LocalSource, read_item  # noqa: E402
+from cloudwarden.config import AlertsSettings  # noqa: E402
+from cloudwarden.detect.grouping import GroupWindow  # noqa: E402
 from cloudwarden.models.alert import Alert  # noqa: E402
 from cloudwarden.store.lake import COMPRESSION, COMPRESSION_LEVEL, Lake  # noqa: E402
 from cloudwarden.store.state import SQLITE_PAGE_SIZE, open_store  # noqa: E402
@@ -144,18 +148,29 @@ def bare_parse(files: list[Path]) -> float:
     return n / (time.perf_counter() - started)
 
 
-def end_to_end(corpus: Path, work: Path, workers: int, rule_paths: list[Path]) -> tuple[float, dict[str, object]]:
+def end_to_end(corpus: Path, work: Path, workers: int, rule_paths: list[Path],
+               window_by_severity: str = "") -> tuple[float, dict[str, object]]:
     """One measured run in a fresh process: runs in one process affected each other (a 2-worker run after a
     1-core run forked a parent holding the first run's heap, and measured 30% slower than on its own)."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--one-run", str(corpus), str(work), str(workers)]
     for p in rule_paths:
         cmd += ["--rule-path", str(p)]
+    if window_by_severity:
+        cmd += ["--window-by-severity", window_by_severity]
     proc = subprocess.run(cmd, check=True, capture_output=True, text=True)
     got = json.loads(proc.stdout.strip().splitlines()[-1])
     return float(got["rate"]), dict(got["summary"])
 
 
-def _one_run(corpus: Path, work: Path, workers: int, rule_paths: list[Path]) -> tuple[float, dict[str, object]]:
+def group_window(by_severity: str) -> GroupWindow:
+    """The default window, with `alerts.group_window_by_severity` given as "low=1440,..." (as in the environment)."""
+    settings = AlertsSettings()
+    settings.group_window_by_severity = by_severity  # type: ignore[assignment]  # the environment's text form
+    return settings.group_window()
+
+
+def _one_run(corpus: Path, work: Path, workers: int, rule_paths: list[Path],
+             window_by_severity: str = "") -> tuple[float, dict[str, object]]:
     detect = DetectionStage(rule_paths, builtin=True)
     gc.set_threshold(50_000, 20, 20)
     if work.exists():
@@ -163,7 +178,7 @@ def _one_run(corpus: Path, work: Path, workers: int, rule_paths: list[Path]) -> 
     work.mkdir(parents=True)
     state = open_store(f"sqlite:///{work / 'state.db'}")
     lake = Lake(work / "lake")
-    options = IngestOptions(workers=workers, rule_paths=rule_paths)
+    options = IngestOptions(workers=workers, rule_paths=rule_paths, group_window=group_window(window_by_severity))
     gc.collect()
     runner = Ingest(LocalSource(corpus), lake, state, options, detect=detect)
     cpu0 = _cpu()
@@ -176,6 +191,9 @@ def _one_run(corpus: Path, work: Path, workers: int, rule_paths: list[Path]) -> 
     state.dispose()
     d = summary.to_dict()
     d["lake_rows"] = counted
+    # what the run grouped with (read back from the options it ran with): the flag reached this process
+    d["windows_by_severity"] = ",".join(f"{k}={int(v.total_seconds() // 60)}"
+                                        for k, v in sorted(options.group_window.by_severity.items()))
     d["cpu_seconds"] = round(cpu, 2)
     d["events_per_cpu_second"] = round(summary.events / cpu) if cpu else 0
     d["load"] = f"{load0:.1f}->{os.getloadavg()[0]:.1f}"
@@ -363,7 +381,7 @@ def scenario(label: str, corpus: Path, tmp: Path, args: argparse.Namespace, rule
     # collector would walk again and again while orjson allocates (that made the baseline up to a third slower)
     bare = _fresh_process("--bare-run", str(corpus), str(max(3, args.repeat)))["rate"]  # cheap: a median of 3 at least
     print(f"baseline  bare gunzip+orjson.loads : {bare:>10,.0f} events/s")
-    one_runs = [end_to_end(corpus, tmp / "run1", 1, rule_paths) for _ in range(args.repeat)]
+    one_runs = [end_to_end(corpus, tmp / "run1", 1, rule_paths, args.window_by_severity) for _ in range(args.repeat)]
     one = statistics.median(r for r, _ in one_runs)
     d1 = one_runs[-1][1]
     print(
@@ -373,7 +391,8 @@ def scenario(label: str, corpus: Path, tmp: Path, args: argparse.Namespace, rule
         f"seconds in AlertStore.add {d1['alert_store_seconds']} of {d1['seconds']}; "
         f"{d1['events_per_cpu_second']:,} events per CPU-second; load {d1['load']})"
     )
-    many_runs = [end_to_end(corpus, tmp / "runN", args.workers, rule_paths) for _ in range(args.repeat)]
+    many_runs = [end_to_end(corpus, tmp / "runN", args.workers, rule_paths, args.window_by_severity)
+                 for _ in range(args.repeat)]
     many = statistics.median(r for r, _ in many_runs)
     dn = many_runs[-1][1]
     print(
@@ -382,6 +401,9 @@ def scenario(label: str, corpus: Path, tmp: Path, args: argparse.Namespace, rule
         f"seconds in AlertStore.add {dn['alert_store_seconds']} of {dn['seconds']}; "
         f"{dn['events_per_cpu_second']:,} events per CPU-second; load {dn['load']})"
     )
+    if d1.get("windows_by_severity") or dn.get("windows_by_severity"):
+        print(f"grouped by severity (minutes)        : 1 core {d1.get('windows_by_severity')}, "
+              f"{args.workers} workers {dn.get('windows_by_severity')}")
     print(f"ratio 1 core / bare parse            : {one / bare:>10.2f}   (target >= 0.50)")
     print(f"scaling {args.workers} workers / 1 core            : {many / one:>10.2f}   (ideal {args.workers:.2f})")
     cpu_ratio = dn["events_per_cpu_second"] / d1["events_per_cpu_second"] if d1["events_per_cpu_second"] else 0.0
@@ -408,6 +430,9 @@ def main() -> None:
                     help="second scenario: benign records per attack record (0 to skip it)")
     ap.add_argument("--no-ladder", dest="ladder", action="store_false",
                     help="skip the per-stage breakdown (four more one-core passes per corpus)")
+    ap.add_argument("--window-by-severity", default="", metavar="SEV=MINUTES,...",
+                    help="alerts.group_window_by_severity for the end-to-end runs, e.g. low=1440 (default: none, "
+                         "every alert groups within the hour)")
     ap.add_argument("--no-floor", dest="floor", action="store_false",
                     help="skip the floor (three raw-lake passes and one bulk re-insert of the stored alerts)")
     ap.add_argument("--bare-run", nargs=2, metavar=("CORPUS", "REPEAT"), help=argparse.SUPPRESS)
@@ -430,7 +455,7 @@ def main() -> None:
         return
     if args.one_run:
         corpus_s, work_s, workers_s = args.one_run
-        rate, summary = _one_run(Path(corpus_s), Path(work_s), int(workers_s), args.rule_path)
+        rate, summary = _one_run(Path(corpus_s), Path(work_s), int(workers_s), args.rule_path, args.window_by_severity)
         print(json.dumps({"rate": rate, "summary": summary}))
         return
 
@@ -443,6 +468,8 @@ def main() -> None:
             f"rules: {len(detect.ruleset.rules)} loaded ({len(rule_paths)} SigmaHQ folders), "
             f"{len(detect.ruleset.unsupported)} unsupported; cores: {os.cpu_count()}"
         )
+        if args.window_by_severity:
+            print(f"grouping windows by severity (minutes): {args.window_by_severity}; other alerts: 60")
         scenarios: list[tuple[str, int | None]] = [("issue corpus", None)]
         if args.quiet_weight:
             scenarios.append((f"quiet corpus (benign x{args.quiet_weight})", args.quiet_weight))

@@ -25,7 +25,9 @@ def _run(script: str, *args: str, tmp: Path) -> str:
                     "../shared/bench/make_cloudtrail_corpus.py")
 def test_cloudtrail_bench_prints_rates_ratios_and_where_the_time_goes(tmp_path: Path) -> None:
     out = _run("bench_cloudtrail.py", "--events", "3000", "--quiet-weight", "0", "--keep", str(tmp_path / "keep"),
-               tmp=tmp_path)
+               "--window-by-severity", "low=1440", tmp=tmp_path)
+    assert "grouping windows by severity (minutes): low=1440" in out, out
+    assert "grouped by severity (minutes)        : 1 core low=1440, 2 workers low=1440" in out, out  # both applied it
     for line in ("baseline  bare gunzip+orjson.loads", "end-to-end 1 core", "end-to-end 2 workers",
                  "ratio 1 core / bare parse", "scaling 2 workers / 1 core", "target 60,000 events/s on one core"):
         assert line in out, out
