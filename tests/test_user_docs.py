@@ -46,3 +46,20 @@ def test_the_commands_the_guide_shows_exist() -> None:
         if result.exit_code != 0 and len(words) == 2:  # "cloudwarden trail ingest" matched as two words only
             result = runner.invoke(app, [words[0], "--help"])
         assert result.exit_code == 0, (command, result.output[-500:])
+
+
+def test_the_toml_examples_of_grouping_windows_load_as_written(tmp_path: Path) -> None:
+    """The README's and the guide's `[alerts...]` examples, written to a cloudwarden.toml, give those windows."""
+    from datetime import timedelta
+
+    from cloudwarden.config import load_settings
+
+    for doc in (ROOT / "README.md", DOC):
+        text = doc.read_text()
+        blocks = re.findall(r"((?:^    \[alerts[^\n]*\n(?:^    [^\[\n][^\n]*\n)*)+)", text, re.M)
+        assert blocks, f"{doc.name}: no [alerts] example"
+        config = tmp_path / "cloudwarden.toml"
+        config.write_text("\n".join(line[4:] for block in blocks for line in block.splitlines()) + "\n")
+        windows = load_settings(config).alerts.group_window()
+        assert windows.by_severity.get("low") == timedelta(days=1), doc.name
+        assert windows.by_rule, doc.name
