@@ -44,29 +44,20 @@ def test_status_update_explain_feedback(tmp_path: Path) -> None:
 
 def test_update_every_stops_cleanly_on_ctrl_c() -> None:
     import os
-    import signal
     import subprocess
     import sys
-    import time
 
-    proc = subprocess.Popen([sys.executable, "-m", "cloudwarden", "baseline", "update", "--every", "1s"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
-    try:
-        deadline = time.monotonic() + 60
-        seen = b""
-        while time.monotonic() < deadline and seen.count(b"read ") < 1:
-            assert proc.poll() is None, proc.communicate()
-            time.sleep(0.5)
-            seen = b""
-            os.set_blocking(proc.stdout.fileno(), False)  # type: ignore[union-attr]
-            seen = proc.stdout.read() or b""  # type: ignore[union-attr]
-            if seen:
-                break
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)  # a hang guard
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, err.decode()[-2000:]
-    assert b"Traceback" not in err and b"read " in seen + out
+    from tests.helpers.interrupt import interrupt_when
+
+    early: list[bytes] = []
+
+    def printed(proc: subprocess.Popen[bytes]) -> bool:  # the first pass's report (read without blocking)
+        assert proc.stdout is not None
+        os.set_blocking(proc.stdout.fileno(), False)
+        early.append(proc.stdout.read() or b"")
+        return bool(early[-1])
+
+    run = interrupt_when([sys.executable, "-m", "cloudwarden", "baseline", "update", "--every", "1s"], printed,
+                         wait=60, hang_guard=60)
+    assert run.returncode == 0, run.err.decode()[-2000:]
+    assert b"Traceback" not in run.err and b"read " in b"".join(early) + run.out

@@ -15,6 +15,7 @@ import orjson
 import pytest
 
 from cloudwarden.demo.aws_account import seed_company
+from tests.helpers.interrupt import interrupt_when
 
 CLI = [str(Path(sys.executable).with_name("cloudwarden"))]
 
@@ -23,25 +24,13 @@ CLI = [str(Path(sys.executable).with_name("cloudwarden"))]
 def test_scan_every_loops_until_ctrl_c(moto, tmp_path) -> None:
     seed_company(moto.url)
     out = tmp_path / "out"
-    proc = subprocess.Popen(
+    run = interrupt_when(
         [*CLI, "scan", "--endpoint-url", moto.url, "--regions", "us-east-1", "--every", "1s", "--format", "json", "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ),
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline and len(list(out.glob("*.json"))) < 2:
-            assert proc.poll() is None, proc.communicate()
-            time.sleep(0.2)
-        assert len(list(out.glob("*.json"))) >= 2
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=180)  # a hang guard: Ctrl-C lets the scan in hand finish
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    text = err.decode()
+        lambda _proc: len(list(out.glob("*.json"))) >= 2, wait=90, hang_guard=180)  # Ctrl-C lets the scan in hand finish
+    assert run.ready  # two scans written before the interrupt
+    text = run.err.decode()
     assert "Traceback" not in text and "stopped" in text
-    assert proc.returncode == 3  # the last scan's verdict
+    assert run.returncode == 3  # the last scan's verdict
     docs = [orjson.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
     assert docs[-1]["drift"] is not None  # the second scan compared itself with the first
 

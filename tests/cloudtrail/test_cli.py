@@ -138,35 +138,21 @@ def test_trail_ingest_names_noisy_rules(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_stops_follow_cleanly_with_a_summary(tmp_path: Path) -> None:
-    import os
-    import signal
-    import subprocess
     import sys
-    import time
 
     from cloudwarden.config import load_settings
+    from tests.helpers.interrupt import interrupt_when
 
     logs = tmp_path / "follow"
     f.write_records(logs / "a.json.gz", f.many(20))
     f.write_records(logs / "b.json.gz", f.many(10, start=20))
     lake_root = Path(load_settings().lake_path)
-    proc = subprocess.Popen([sys.executable, "-m", "cloudwarden", "trail", "ingest", str(logs), "--follow", "--poll", "1", "--json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ))
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and len(list(lake_root.rglob("*.parquet"))) < 2:
-            assert proc.poll() is None, proc.communicate()
-            time.sleep(0.2)
-        time.sleep(1.5)  # into the next poll's wait
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=120)  # a hang guard
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, err.decode()[-2000:]
-    assert b"Traceback" not in err
-    summary = json.loads(out)
+    run = interrupt_when([sys.executable, "-m", "cloudwarden", "trail", "ingest", str(logs), "--follow", "--poll", "1", "--json"],
+                         lambda _proc: len(list(lake_root.rglob("*.parquet"))) >= 2,
+                         wait=120, hang_guard=120, settle=1.5)  # settle: into the next poll's wait
+    assert run.returncode == 0, run.err.decode()[-2000:]
+    assert b"Traceback" not in run.err
+    summary = json.loads(run.out)
     assert summary["events"] == 30 and summary["files_processed"] == 2
     again = runner.invoke(app, ["trail", "ingest", str(logs), "--json"])
     assert json.loads(again.output)["events"] == 0  # everything was committed before it stopped
