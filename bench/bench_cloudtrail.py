@@ -41,6 +41,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -148,17 +149,23 @@ def bare_parse(files: list[Path]) -> float:
     return n / (time.perf_counter() - started)
 
 
+def _fresh_process(*args: str) -> dict[str, Any]:
+    """This script run again with `args` (one measurement in a fresh process); its last output line, as JSON."""
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), *args], check=True, capture_output=True,
+                          text=True)
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def _rule_args(rule_paths: list[Path]) -> list[str]:
+    return [arg for p in rule_paths for arg in ("--rule-path", str(p))]
+
+
 def end_to_end(corpus: Path, work: Path, workers: int, rule_paths: list[Path],
                window_by_severity: str = "") -> tuple[float, dict[str, object]]:
     """One measured run in a fresh process: runs in one process affected each other (a 2-worker run after a
     1-core run forked a parent holding the first run's heap, and measured 30% slower than on its own)."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--one-run", str(corpus), str(work), str(workers)]
-    for p in rule_paths:
-        cmd += ["--rule-path", str(p)]
-    if window_by_severity:
-        cmd += ["--window-by-severity", window_by_severity]
-    proc = subprocess.run(cmd, check=True, capture_output=True, text=True)
-    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    extra = ["--window-by-severity", window_by_severity] if window_by_severity else []
+    got = _fresh_process("--one-run", str(corpus), str(work), str(workers), *_rule_args(rule_paths), *extra)
     return float(got["rate"]), dict(got["summary"])
 
 
@@ -253,11 +260,7 @@ def _ladder_run(corpus: Path, work: Path, rung: str, rule_paths: list[Path]) -> 
 def ladder(corpus: Path, work: Path, rule_paths: list[Path], end_to_end_rate: float) -> None:
     rates = []
     for rung in LADDER:
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--ladder-run", str(corpus), str(work), rung]
-        for p in rule_paths:
-            cmd += ["--rule-path", str(p)]
-        proc = subprocess.run(cmd, check=True, capture_output=True, text=True)
-        rates.append(float(json.loads(proc.stdout.strip().splitlines()[-1])["rate"]))
+        rates.append(float(_fresh_process("--ladder-run", str(corpus), str(work), rung, *_rule_args(rule_paths))["rate"]))
     rates.append(end_to_end_rate)
     print("where one core's time goes (each prefix of the pipeline in a fresh process; us per event):")
     previous = 0.0
@@ -364,12 +367,6 @@ def floor(corpus: Path, tmp: Path, state_db: Path, events: int, bare: float, one
           "constraint: no store a dashboard can filter)")
     print(f"  best possible even then: {best0:,.0f} events/s, ratio {best0 / bare:.2f} of bare parse")
     print(f"  end to end spends {1e6 / one - a - b:.1f} us/event above the floor")
-
-
-def _fresh_process(*args: str) -> dict[str, float]:
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), *args], check=True, capture_output=True,
-                          text=True)
-    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
 def scenario(label: str, corpus: Path, tmp: Path, args: argparse.Namespace, rule_paths: list[Path]) -> None:

@@ -95,12 +95,12 @@ _CSV_EMPTY = ("", "-")  # Kibana writes "-" for a field a document does not have
 MAX_DOTTED_PARTS = 32  # a longer dotted name stays one flat key: no ECS path is this deep, a hostile one may be
 
 
+_ECS_ROOTS = frozenset({"event", "aws", "cloud", "user", "source", "user_agent", "tls", "related", "ecs", "host"})
+
+
 def has_dotted_fields(doc: Mapping[str, Any]) -> bool:
     """Whether some top-level field name is a dotted ECS path (`event.action`, `aws.cloudtrail.*`, ...)."""
     return any(key.__class__ is str and "." in key and key.split(".", 1)[0] in _ECS_ROOTS for key in doc)
-
-
-_ECS_ROOTS = frozenset({"event", "aws", "cloud", "user", "source", "user_agent", "tls", "related", "ecs", "host"})
 
 
 def expand_dotted(doc: Mapping[str, Any], *, lists: bool = False, csv: bool = False) -> dict[str, Any]:
@@ -118,22 +118,18 @@ def expand_dotted(doc: Mapping[str, Any], *, lists: bool = False, csv: bool = Fa
             value = _csv_value(name, value)
             if value is None:
                 continue
-        parts = name.split(".")
-        if len(parts) > MAX_DOTTED_PARTS:
-            out[name] = value
-        else:
-            _merge(out, parts, value)
+        _merge(out, name.split("."), value)
     return out
 
 
 def _csv_value(name: str, value: Any) -> Any:
     if not isinstance(value, str):
         return value
-    if value.strip() in _CSV_EMPTY:
+    stripped = value.strip()
+    if stripped in _CSV_EMPTY:
         return None
     if name in _CSV_BOOLEANS and value.lower() in ("true", "false"):
         return value.lower() == "true"
-    stripped = value.strip()
     if stripped[:1] in ("{", "["):
         try:
             return orjson.loads(stripped)
@@ -143,7 +139,11 @@ def _csv_value(name: str, value: Any) -> Any:
 
 
 def _merge(node: dict[str, Any], path: list[str], value: Any, at: tuple[str, ...] = ()) -> None:
-    """Put `value` at the dotted `path` below `node`, which sits at `at` from the document's root."""
+    """Put `value` at the dotted `path` below `node`, which sits at `at` from the document's root. A path of
+    more than MAX_DOTTED_PARTS parts stays one flat key."""
+    if len(path) > MAX_DOTTED_PARTS:
+        node[".".join(path)] = value
+        return
     for part in path[:-1]:
         child = node.get(part)
         if not isinstance(child, dict):
@@ -155,11 +155,7 @@ def _merge(node: dict[str, Any], path: list[str], value: Any, at: tuple[str, ...
         if not isinstance(child, dict):
             child = node[name] = {}
         for key, inner in value.items():  # a nested object may hold dotted names too
-            parts = str(key).split(".")
-            if len(parts) > MAX_DOTTED_PARTS:
-                child[str(key)] = inner
-            else:
-                _merge(child, parts, inner, here)
+            _merge(child, str(key).split("."), inner, here)
     else:
         node[name] = value  # a body given as an object keeps its own names, dotted ones included
 

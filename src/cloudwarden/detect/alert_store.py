@@ -943,12 +943,13 @@ class AlertStore:
         new_evidence = [
             ev for ev, eid in zip(alert.evidence, alert.evidence_ids, strict=False) if eid not in known
         ] if ids else list(alert.evidence)
+        window = self.window.for_alert(alert.rule_id, alert.severity)
         row = s.scalars(
             select(AlertRow).where(
                 AlertRow.key == key,
                 AlertRow.status != "resolved",
-                AlertRow.last_seen >= first - self.window.for_alert(alert.rule_id, alert.severity),
-                AlertRow.first_seen <= last + self.window.for_alert(alert.rule_id, alert.severity),
+                AlertRow.last_seen >= first - window,
+                AlertRow.first_seen <= last + window,
             ).order_by(AlertRow.last_seen.desc())
         ).first()
         if row is None:
