@@ -13,7 +13,7 @@
 - `vpc_peering_connections`: list of DescribeVpcPeeringConnections `VpcPeeringConnection` dicts
   (AccepterVpcInfo / RequesterVpcInfo with CidrBlock, CidrBlockSet, Ipv6CidrBlockSet, OwnerId, VpcId).
 - `vpc_endpoints`: list of DescribeVpcEndpoints `VpcEndpoint` dicts (VpcId, ServiceName, VpcEndpointType).
-- `prefix_lists`: the managed prefix lists the security groups' rules reference, id -> list of CIDR strings
+- `prefix_lists`: the managed prefix lists the security groups' ingress rules reference, id -> list of CIDR strings
   (GetManagedPrefixListEntries), or the error code text when that list could not be read. A customer-managed
   list can hold 0.0.0.0/0, so a rule "from pl-..." may open a port to the internet.
 """
@@ -37,9 +37,9 @@ _LISTS = (
 
 
 def referenced_prefix_lists(groups: list[dict[str, Any]]) -> list[str]:
-    """The prefix list ids that the groups' ingress and egress rules name, each once, sorted."""
-    found = {ref.get("PrefixListId") for g in groups for key in ("IpPermissions", "IpPermissionsEgress")
-             for perm in g.get(key) or [] for ref in perm.get("PrefixListIds") or []}
+    """The prefix list ids that the groups' ingress rules name (what the checks judge), each once, sorted."""
+    found = {ref.get("PrefixListId") for g in groups for perm in g.get("IpPermissions") or []
+             for ref in perm.get("PrefixListIds") or []}
     return sorted(str(p) for p in found if p)
 
 

@@ -67,9 +67,10 @@ def sg_exposures(group: dict[str, Any], ports: Iterable[int], sources: Iterable[
 
 def unresolved_prefix_lists(group: dict[str, Any], ports: Iterable[int],
                             prefix_lists: Mapping[str, list[str] | str] | None,
-                            missing: str = "its entries were not collected") -> dict[str, str]:
+                            missing: str = "") -> dict[str, str]:
     """Prefix lists named by ingress rules covering any of `ports` whose entries are unknown: id -> why (the
-    read failed, or the lists were not collected). Such a rule may open the port to anyone."""
+    read failed, or the lists were not collected: `missing` says why, when known). Such a rule may open the
+    port to anyone."""
     ports = tuple(ports)
     out: dict[str, str] = {}
     for perm in group.get("IpPermissions") or []:
@@ -79,7 +80,7 @@ def unresolved_prefix_lists(group: dict[str, Any], ports: Iterable[int],
             pid = str(ref.get("PrefixListId"))
             got = None if prefix_lists is None else prefix_lists.get(pid)
             if not isinstance(got, list):
-                out[pid] = f"reading it failed: {got}" if isinstance(got, str) else missing
+                out[pid] = f"reading it failed: {got}" if isinstance(got, str) else missing or "its entries were not collected"
     return out
 
 

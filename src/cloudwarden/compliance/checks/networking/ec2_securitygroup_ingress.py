@@ -34,7 +34,7 @@ def _judge(arn: str, region: str, group: dict[str, Any], ports: tuple[int, ...],
     if hits:
         return failed(arn, f"{name} opens {what} to {' or '.join(sources)}: " + "; ".join(sorted({h.rule for h in hits})),
                       region, ports=sorted({h.port for h in hits}))
-    unknown = unresolved_prefix_lists(group, ports, lists, missing or "its entries were not collected")
+    unknown = unresolved_prefix_lists(group, ports, lists, missing)
     if unknown:  # a rule from a list we could not read may open the port to anyone: neither pass nor fail
         return not_evaluated(arn, f"{name} allows {what} from prefix list(s) whose entries are unknown: "
                              + "; ".join(f"{pid} ({why})" for pid, why in sorted(unknown.items())), region)
